@@ -1,0 +1,1 @@
+"""Prompt graphs: validation, scheduling, caching, execution events. Knows nothing about HTTP."""

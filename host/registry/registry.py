@@ -1,0 +1,92 @@
+"""The node registry: NodeDefs bound to the runner that executes them, conflicts recorded, frozen after load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from host.executor.runner import NodeRunner
+from isolate.nodedef import InputSlot, NodeDef
+from isolate.v1 import nodedef_from_v1
+from isolate.v3 import nodedef_from_v3
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A node name registered twice: the first origin is kept, the second is recorded here."""
+
+    name: str
+    kept: str
+    rejected: str
+
+
+class BoundNode:
+    """A NodeDef, its runner and the lookups the executor needs per node, computed once."""
+
+    __slots__ = ("nodedef", "runner", "declared", "required", "exec_slots", "hidden_kinds", "output_types",
+                 "output_any", "uses_unique_id")
+
+    def __init__(self, nodedef: NodeDef, runner: NodeRunner) -> None:
+        self.nodedef = nodedef
+        self.runner = runner
+        self.declared: dict[str, InputSlot] = {
+            s.name: s for s in nodedef.inputs if s.section != "hidden"}
+        self.required = [s.name for s in nodedef.inputs if s.section == "required"]
+        #: every slot that receives an input value (hidden entries given a tuple type included)
+        self.exec_slots: dict[str, InputSlot] = {s.name: s for s in nodedef.inputs if s.hidden_kind is None}
+        self.hidden_kinds = [s.hidden_kind for s in nodedef.inputs if s.hidden_kind is not None]
+        self.output_types = [o.type for o in nodedef.outputs]
+        self.output_any = [o.any_type for o in nodedef.outputs]
+        self.uses_unique_id = "UNIQUE_ID" in self.hidden_kinds
+
+
+@dataclass
+class Registry:
+    """Collects node types; ``freeze()`` fixes the set after load."""
+
+    nodes: dict[str, BoundNode] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    frozen: bool = False
+
+    def add(self, nodedef: NodeDef, runner: NodeRunner) -> bool:
+        """Register a node; a name already taken is a recorded conflict (first one kept)."""
+        if self.frozen:
+            raise RuntimeError("the registry is frozen after load")
+        existing = self.nodes.get(nodedef.name)
+        if existing is not None:
+            self.conflicts.append(Conflict(nodedef.name, existing.nodedef.origin, nodedef.origin))
+            return False
+        self.nodes[nodedef.name] = BoundNode(nodedef, runner)
+        return True
+
+    def add_classes(self, classes: dict[str, type], runner: Any, display_names: dict[str, str] | None = None,
+                    origin: str = "builtin", python_module: str = "nodes") -> None:
+        """Read v1 classes or v3 ComfyNode classes into NodeDefs bound to ``runner`` (a LocalRunner).
+
+        A class whose definition fails is recorded in ``failures`` and loading goes on."""
+        for name, cls in classes.items():
+            try:
+                if hasattr(cls, "define_schema"):
+                    nd = nodedef_from_v3(cls, origin=origin, python_module=python_module)
+                else:
+                    nd = nodedef_from_v1(name, cls, (display_names or {}).get(name), python_module, origin)
+            except Exception as exc:  # a broken node class must not stop the others from loading
+                self.failures[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            if self.add(nd, runner):
+                runner.add(nd, cls)
+
+    def freeze(self) -> Registry:
+        self.frozen = True
+        return self
+
+    def get(self, name: str) -> BoundNode | None:
+        return self.nodes.get(name)
+
+    def object_info(self, name: str | None = None) -> dict[str, Any]:
+        """``/object_info`` (all nodes) or ``/object_info/{name}`` (``{}`` when unknown)."""
+        if name is not None:
+            node = self.nodes.get(name)
+            return {name: node.nodedef.info} if node else {}
+        return {n: b.nodedef.info for n, b in self.nodes.items()}
