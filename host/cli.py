@@ -1,0 +1,94 @@
+"""``nodehost``: the command line. ``nodehost run PROMPT.json`` executes an API-format prompt headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from host.executor.errors import ValidationFailed
+from host.executor.events import Event, Executed, Executing, ExecutionError
+
+
+class PrintingSink:
+    """Prints each node as it runs and what it produced."""
+
+    def __init__(self, prompt: dict[str, Any], out: Any = sys.stdout) -> None:
+        self.prompt = prompt
+        self.out = out
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, Executing) and event.node is not None:
+            print(f"running node {event.node} ({self.prompt[event.node]['class_type']})", file=self.out, flush=True)
+        elif isinstance(event, Executed) and event.output:
+            print(f"  node {event.node} produced {json.dumps(event.output)}", file=self.out, flush=True)
+        elif isinstance(event, ExecutionError):
+            print(f"  node {event.node_id} ({event.node_type}) failed", file=self.out, flush=True)
+
+
+def format_validation_error(err: ValidationFailed) -> str:
+    lines = [f"prompt rejected: {err.error.line()}"]
+    for nid, ne in err.node_errors.items():
+        lines.append(f"  node {nid} ({ne.class_type}):")
+        lines += [f"    {e.line()}" for e in ne.errors]
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from builtin_nodes import OutputPaths, load_builtin
+    from host.executor.executor import Executor
+    from host.executor.worker import ExecutorThread
+    from host.registry import Registry
+
+    try:
+        prompt = json.loads(Path(args.prompt).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"cannot read prompt {args.prompt}: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
+        prompt = prompt["prompt"]  # a POST /prompt body
+    temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
+    registry = Registry()
+    load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
+    registry.freeze()
+    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}))
+    with ExecutorThread() as worker:
+        try:
+            result = worker.call(executor.run(prompt, str(uuid.uuid4())))
+        except ValidationFailed as err:
+            print(format_validation_error(err), file=sys.stderr)
+            return 1
+    if result.status != "success":
+        err = result.error or {}
+        print(f"execution {result.status} at node {err.get('node_id')} ({err.get('node_type')}): "
+              f"{err.get('exception_type', '')}: {err.get('exception_message', '')}", file=sys.stderr)
+        print("".join(err.get("traceback", [])), file=sys.stderr)
+        return 1
+    print("outputs:")
+    for nid, ui in result.outputs.items():
+        print(f"  {nid} ({prompt[nid]['class_type']}): {json.dumps(ui)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nodehost", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute an API-format prompt file")
+    run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
+    run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
+    run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Named errors of validation and execution, and the error Structs of ComfyUI's 400 shapes (COMPAT §3.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class PromptError(msgspec.Struct):
+    """``{"type", "message", "details", "extra_info"}``."""
+
+    type: str
+    message: str
+    details: str = ""
+    extra_info: dict[str, Any] = {}
+
+    def line(self) -> str:
+        return f"{self.message}: {self.details}" if self.details else self.message
+
+
+class NodeErrors(msgspec.Struct):
+    errors: list[PromptError]
+    dependent_outputs: list[str]
+    class_type: str
+
+
+class ValidationFailed(Exception):
+    """The prompt cannot run: carries the top-level error and per-node errors (the 400 body)."""
+
+    def __init__(self, error: PromptError, node_errors: dict[str, NodeErrors] | None = None) -> None:
+        super().__init__(error.line())
+        self.error = error
+        self.node_errors = node_errors or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": msgspec.to_builtins(self.error), "node_errors": msgspec.to_builtins(self.node_errors)}
+
+
+class InterruptProcessingException(Exception):
+    """Raised when an interrupt was requested; ends the prompt with ``execution_interrupted``."""
+
+
+class DependencyCycleError(Exception):
+    """No node can run but some are still waiting: a cycle (reported as ``graph.DependencyCycleError``)."""
+
+    exception_type = "graph.DependencyCycleError"
+
+
+def exception_type_name(exc: BaseException) -> str:
+    """``module.QualName`` of an exception class, builtins bare (COMPAT §4.10)."""
+    name = getattr(exc, "exception_type", None)
+    if isinstance(name, str):
+        return name
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"

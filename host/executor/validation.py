@@ -1,0 +1,269 @@
+"""Prompt validation (COMPAT §3.2, §3.3): structure, types, coercion, ranges, combos, VALIDATE_INPUTS, cycles.
+
+Iterative throughout (no recursion, so a 100,000-node chain validates), static cycles detected explicitly.
+Returns a coerced copy; the prompt as submitted is never modified.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from host.executor.errors import NodeErrors, PromptError, ValidationFailed
+from host.executor.graph import PromptGraph, is_link, unwrap_constant
+from host.executor.types import types_compatible
+from host.registry import BoundNode, Registry
+from isolate.nodedef import InputSlot
+
+COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+_NUMBER = (int, float)
+_NO_SKIP: frozenset[str] = frozenset()
+
+
+@dataclass
+class ValidatedPrompt:
+    """The coerced prompt, the outputs that will run and the errors of the ones that will not."""
+
+    prompt: dict[str, dict[str, Any]]
+    outputs: list[str]
+    node_errors: dict[str, NodeErrors] = field(default_factory=dict)
+    graph: PromptGraph | None = None
+    #: every node the outputs reach through any link, producers first
+    order: list[str] = field(default_factory=list)
+    #: nodes on a cycle through undeclared links (they fail at execution)
+    cyclic: set[str] = field(default_factory=set)
+
+
+def _invalid_prompt(message: str, node_id: str | None = None) -> ValidationFailed:
+    details = f"Node ID '#{node_id}'" if node_id is not None else ""
+    return ValidationFailed(PromptError("invalid_prompt", message, details, {}))
+
+
+def check_structure(prompt: Any, registry: Registry) -> None:
+    """Every node is an object with a known ``class_type`` and object ``inputs`` (else ``invalid_prompt``)."""
+    if not isinstance(prompt, dict):
+        raise _invalid_prompt("Cannot execute because the prompt is not an object.")
+    for nid, node in prompt.items():
+        if not isinstance(node, dict) or "class_type" not in node:
+            raise _invalid_prompt("Cannot execute because a node is missing the class_type property.", nid)
+        class_type = node["class_type"]
+        if not isinstance(class_type, str) or registry.get(class_type) is None:
+            raise _invalid_prompt(f"Cannot execute because node {class_type} does not exist.", nid)
+        if not isinstance(node.get("inputs", {}), dict):
+            raise _invalid_prompt(f"Cannot execute because the inputs of node {nid} are not an object.", nid)
+
+
+def select_outputs(prompt: dict[str, Any], registry: Registry, targets: list[str] | None) -> list[str]:
+    wanted = None if targets is None else {str(t) for t in targets}
+    outputs = [nid for nid, node in prompt.items()
+               if registry.nodes[node["class_type"]].nodedef.output_node and (wanted is None or nid in wanted)]
+    if not outputs:
+        raise ValidationFailed(PromptError("prompt_no_outputs", "Prompt has no outputs", "", {}))
+    return outputs
+
+
+def input_config(slot: InputSlot) -> list[Any]:
+    return [slot.combo if slot.type == "COMBO" and "options" not in slot.options else slot.type, slot.options]
+
+
+class _Validator:
+    """One validation pass; ``run`` fills ``errors``, ``coerced`` and ``valid``."""
+
+    def __init__(self, prompt: dict[str, dict[str, Any]], registry: Registry) -> None:
+        self.prompt = prompt
+        self.nodes = registry.nodes
+        self.graph = PromptGraph(prompt, {name: b.declared for name, b in registry.nodes.items()})
+        self.errors: dict[str, list[PromptError]] = {}
+        self.coerced: dict[str, dict[str, Any]] = dict(prompt)
+        self.valid: dict[str, bool] = {}
+        self.order: list[str] = []
+        self.cyclic: set[str] = set()
+
+    def declared_sources(self, nid: str) -> list[str]:
+        return [link.src for link in self.graph.links(nid) if link.declared]
+
+    def flag_cycle(self, cycle: list[str]) -> None:
+        err = PromptError("dependency_cycle", "Dependency cycle detected", " -> ".join([*cycle, cycle[0]]),
+                          {"cycle": cycle})
+        for nid in cycle:
+            if not any(e.type == "dependency_cycle" for e in self.errors.get(nid, ())):
+                self.errors.setdefault(nid, []).append(err)
+
+    async def run(self, outputs: list[str]) -> None:
+        """Validate what the outputs reach through declared links, producers first."""
+        self.order, declared_cycles, self.cyclic = self.graph.post_order(outputs)
+        for cycle in declared_cycles:
+            self.flag_cycle(cycle)
+        wanted = set(outputs)
+        for nid in reversed(self.order):
+            if nid in wanted:
+                wanted.update(link.src for link in self.graph.links(nid) if link.declared)
+        valid = self.valid
+        for nid in self.order:
+            if nid not in wanted:
+                continue
+            own = self.errors.get(nid, [])
+            own += await self.check_node(nid)
+            if own:
+                self.errors[nid] = own
+            valid[nid] = not own and all(valid.get(link.src, False) for link in self.graph.links(nid)
+                                         if link.declared)
+
+    async def check_node(self, nid: str) -> list[PromptError]:
+        node = self.prompt[nid]
+        bound = self.nodes[node["class_type"]]
+        inputs = node.get("inputs") or {}
+        nd = bound.nodedef
+        skip_checks = _NO_SKIP if not nd.has_validate else (
+            set(nd.validate_params) if not nd.validate_kwargs else set(inputs))
+        errors: list[PromptError] = []
+        coerced = dict(inputs)
+        input_types: dict[str, str] = {}
+        for name in bound.required:
+            if name not in inputs:
+                errors.append(PromptError("required_input_missing", "Required input is missing", name,
+                                          {"input_name": name}))
+        for name, val in inputs.items():
+            slot = bound.declared.get(name)
+            if slot is None:
+                continue
+            if isinstance(val, list):
+                errors += self.check_link(name, val, slot, nd.validate_wants_input_types, input_types)
+            else:
+                errors += self.check_constant(name, val, slot, name in skip_checks, coerced)
+        if coerced != inputs or any(type(coerced[k]) is not type(inputs[k]) for k in inputs):
+            self.coerced[nid] = node | {"inputs": coerced}
+        if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs):
+            errors += await self.custom_validation(bound, coerced, input_types)
+        return errors
+
+    def check_link(self, name: str, val: list, slot: InputSlot, wants_types: bool,
+                   input_types: dict[str, str]) -> list[PromptError]:
+        info = {"input_name": name, "input_config": input_config(slot), "received_value": val}
+        if not is_link(val):
+            return [PromptError("bad_linked_input",
+                                "Bad linked input, must be a length-2 list of [node_id, slot_index]", name, info)]
+        src = self.prompt.get(val[0])
+        if src is None:
+            return [_exception_error(name, val, f"node '{val[0]}' linked from input '{name}' does not exist",
+                                     "KeyError")]
+        src_bound = self.nodes[src["class_type"]]
+        idx = int(val[1])
+        if not 0 <= idx < len(src_bound.output_types):
+            return [_exception_error(name, val, f"output {idx} of node '{val[0]}' ({src['class_type']}) does "
+                                     f"not exist: it has {len(src_bound.output_types)} outputs", "IndexError")]
+        received = src_bound.output_types[idx]
+        if wants_types:
+            input_types[name] = received
+            return []
+        out = src_bound.nodedef.outputs[idx]
+        if types_compatible(received, out.any_type, out.combo is not None, slot):
+            return []
+        return [PromptError(
+            "return_type_mismatch", "Return type mismatch between linked nodes",
+            f"{name}, received_type({received}) mismatch input_type({slot.type})",
+            {"input_name": name, "input_config": input_config(slot), "received_type": received,
+             "linked_node": val})]
+
+    def check_constant(self, name: str, val: Any, slot: InputSlot, skip: bool,
+                       coerced: dict[str, Any]) -> list[PromptError]:
+        val = unwrap_constant(val)
+        convert = COERCE.get(slot.type)
+        if convert is not None:
+            try:
+                val = convert(val)
+            except Exception as exc:
+                return [PromptError(
+                    "invalid_input_type", f"Failed to convert an input value to a {slot.type} value",
+                    f"{name}, {val}, {exc}",
+                    {"input_name": name, "input_config": input_config(slot), "received_value": val,
+                     "exception_message": str(exc)})]
+        coerced[name] = val
+        if skip:
+            return []
+        return _range_errors(name, val, slot)
+
+    async def custom_validation(self, bound: BoundNode, inputs: dict[str, Any],
+                                input_types: dict[str, str]) -> list[PromptError]:
+        nd = bound.nodedef
+        names = list(inputs) if nd.validate_kwargs else [n for n in nd.validate_params if n in inputs]
+        kwargs = {n: None if isinstance(inputs[n], list) and is_link(inputs[n]) else inputs[n] for n in names}
+        if nd.validate_wants_input_types:
+            kwargs["input_types"] = input_types
+        try:
+            ret = bound.runner.validate(nd.name, kwargs)
+            if inspect.isawaitable(ret):
+                ret = await ret
+        except Exception as exc:
+            return [PromptError("exception_during_validation", "Exception when validating node", str(exc),
+                                {"exception_type": type(exc).__name__,
+                                 "traceback": traceback.format_tb(exc.__traceback__)})]
+        if ret is True:
+            return []
+        return [PromptError("custom_validation_failed", "Custom validation failed for node", f"{n} - {ret}",
+                            {"input_name": n}) for n in (names or [""])]
+
+    def node_errors(self, outputs: list[str]) -> dict[str, NodeErrors]:
+        """Per node with errors, the invalid outputs that depend on it."""
+        result: dict[str, NodeErrors] = {}
+        for out in outputs:
+            if self.valid.get(out):
+                continue
+            seen = {out}
+            stack = [out]
+            while stack:
+                nid = stack.pop()
+                if nid in self.errors:
+                    entry = result.get(nid)
+                    if entry is None:
+                        entry = result[nid] = NodeErrors(self.errors[nid], [], self.prompt[nid]["class_type"])
+                    entry.dependent_outputs.append(out)
+                for src in self.declared_sources(nid):
+                    if src not in seen:
+                        seen.add(src)
+                        stack.append(src)
+        return result
+
+
+def _exception_error(name: str, val: Any, message: str, exc_type: str) -> PromptError:
+    return PromptError("exception_during_validation", "Exception when validating node", message,
+                       {"exception_type": exc_type, "traceback": [], "input_name": name, "linked_node": val})
+
+
+def _range_errors(name: str, val: Any, slot: InputSlot) -> list[PromptError]:
+    opts = slot.options
+    info = {"input_name": name, "input_config": input_config(slot), "received_value": val}
+    errors = []
+    if isinstance(val, _NUMBER):
+        lo, hi = opts.get("min"), opts.get("max")
+        if isinstance(lo, _NUMBER) and val < lo:
+            errors.append(PromptError("value_smaller_than_min", f"Value {val} smaller than min of {lo}", name, info))
+        if isinstance(hi, _NUMBER) and val > hi:
+            errors.append(PromptError("value_bigger_than_max", f"Value {val} bigger than max of {hi}", name, info))
+    if slot.combo is not None and val not in slot.combo:
+        shown: Any = slot.combo
+        if len(slot.combo) > 20:
+            shown = f"(list of length {len(slot.combo)})"
+            info = info | {"input_config": None}
+        errors.append(PromptError("value_not_in_list", "Value not in list", f"{name}: '{val}' not in {shown}", info))
+    return errors
+
+
+async def validate_prompt(prompt: Any, registry: Registry,
+                          partial_targets: list[str] | None = None) -> ValidatedPrompt:
+    """Validate an API-format prompt; raises ValidationFailed (the 400 body) when no output can run."""
+    check_structure(prompt, registry)
+    outputs = select_outputs(prompt, registry, partial_targets)
+    v = _Validator(prompt, registry)
+    await v.run(outputs)
+    good = [o for o in outputs if v.valid.get(o)]
+    node_errors = v.node_errors(outputs)
+    if not good:
+        lines = [e.line() for o in outputs for e in v.errors.get(o, ())]
+        raise ValidationFailed(
+            PromptError("prompt_outputs_failed_validation", "Prompt outputs failed validation", "\n".join(lines),
+                        {}), node_errors)
+    return ValidatedPrompt(prompt=v.coerced, outputs=good, node_errors=node_errors, graph=v.graph, order=v.order,
+                           cyclic=v.cyclic)
