@@ -17,9 +17,12 @@ from host.executor.events import Event, Executed, Executing, ExecutionError
 class PrintingSink:
     """Prints each node as it runs and what it produced."""
 
-    def __init__(self, prompt: dict[str, Any], out: Any = sys.stdout) -> None:
+    def __init__(self, prompt: dict[str, Any]) -> None:
         self.prompt = prompt
-        self.out = out
+
+    @property
+    def out(self) -> Any:
+        return sys.stdout
 
     def emit(self, event: Event) -> None:
         if isinstance(event, Executing) and event.node is not None:

@@ -179,8 +179,8 @@ class _PromptRun:
                 stuck = queue.blocked_node()
                 raise NodeFailed(stuck, self.prompt[stuck]["class_type"], {},
                                  DependencyCycleError("Dependency cycle detected"))
-            if nid in cached:
-                self.cache_hit(nid)
+            if nid in cached or self.ex.cache.get(self.digests[nid]) is not None:
+                self.cache_hit(nid)  # cached before the prompt, or an identical node ran earlier in it
             else:
                 await self.run_node(nid)
             queue.done(nid)

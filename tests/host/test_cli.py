@@ -1,0 +1,60 @@
+"""``nodehost run``: the main job, headless (in-process through main(), and once as a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "invert.json"
+
+
+def test_run_example_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["run", str(EXAMPLE), "--output-directory", str(tmp_path / "out"),
+               "--temp-directory", str(tmp_path / "tmp")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "running node 2 (ImageInvert)" in out and "outputs:" in out
+    assert (tmp_path / "out" / "invert_00001_.png").exists()
+    assert any((tmp_path / "tmp").glob("ComfyUI_temp_*_00001_.png"))
+
+
+def test_validation_error_is_printed_readably(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"1": {"class_type": "EmptyImage", "inputs": {"width": 0, "height": 8,
+                                                                             "batch_size": 1, "color": 0}},
+                               "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}))
+    assert main(["run", str(bad), "--output-directory", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Prompt outputs failed validation" in err
+    assert "Value 0 smaller than min of 1: width" in err and "Required input is missing: filename_prefix" in err
+
+
+def test_execution_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "escape.json"
+    bad.write_text(json.dumps({"1": {"class_type": "EmptyImage", "inputs": {"width": 2, "height": 2,
+                                                                             "batch_size": 1, "color": 0}},
+                               "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
+                                                                           "filename_prefix": "../x"}}}))
+    assert main(["run", str(bad), "--output-directory", str(tmp_path / "o")]) == 1
+    assert "PathEscapeError" in capsys.readouterr().err
+
+
+def test_unreadable_prompt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "x.json").write_text("{not json")
+    assert main(["run", str(tmp_path / "x.json")]) == 2
+    assert "cannot read prompt" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_console_script_subprocess(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "nodehost"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "host.cli"]
+    proc = subprocess.run([*cmd, "run", str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "output" / "invert_00001_.png").exists()
