@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from builtin_nodes import OutputPaths, load_builtin  # noqa: E402
 from host.executor.events import ListSink  # noqa: E402
 from host.executor.executor import Executor  # noqa: E402
 from host.registry import Registry  # noqa: E402
+from host.runtime import freeze_startup_objects, tune_gc  # noqa: E402
 
 
 def chain_prompt(n: int) -> dict:
@@ -50,13 +52,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC settings (for comparison)")
     args = parser.parse_args()
     sys.setrecursionlimit(1000)  # prove nothing recurses per node
+    if not args.default_gc:
+        tune_gc()  # the process settings `nodehost run` and the server start with
     with tempfile.TemporaryDirectory() as tmp:
         registry = Registry()
         load_builtin(registry, OutputPaths(Path(tmp) / "out", Path(tmp) / "temp"))
         registry.freeze()
         import torch  # noqa: F401  (import cost is not the executor's)
+
+        if not args.default_gc:
+            freeze_startup_objects()
+        print(f"gc thresholds {gc.get_threshold()}, frozen objects {gc.get_freeze_count()}")
 
         measure(100, registry)  # warm-up
         chain, cached = {}, {}

@@ -46,7 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from host.executor.executor import Executor
     from host.executor.worker import ExecutorThread
     from host.registry import Registry
+    from host.runtime import freeze_startup_objects, tune_gc
 
+    tune_gc()
     try:
         prompt = json.loads(Path(args.prompt).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -58,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = Registry()
     load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
     registry.freeze()
+    freeze_startup_objects()
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}))
     with ExecutorThread() as worker:
         try:

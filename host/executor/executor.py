@@ -54,6 +54,9 @@ class PromptResult(msgspec.Struct):
     executed: list[str]
     error: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:
+        return f"PromptResult({self.prompt_id!r}, {self.status!r}, {len(self.outputs)} outputs)"
+
 
 class NodeFailed(Exception):
     """A node body raised; carries the node and the inputs it was called with."""
@@ -191,7 +194,7 @@ class _PromptRun:
         needed = set(outputs)
         for nid in reversed(self.validated.order):
             if nid in needed and nid not in cached:
-                needed.update(link.src for link in self.graph.links(nid))
+                needed.update(link[1] for link in self.graph.links(nid))
         return [n for n in self.validated.order if n in needed and (n not in cached or n in outputs)]
 
     def cache_hit(self, nid: str) -> None:

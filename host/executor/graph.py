@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 
 def is_link(val: Any) -> bool:
@@ -19,11 +19,9 @@ def unwrap_constant(val: Any) -> Any:
     return val
 
 
-class Link(NamedTuple):
-    name: str
-    src: str
-    slot: int
-    declared: bool
+#: ``(input name, source node id, source output index, input declared by the class)``; a plain tuple, since
+#: one is made per link per prompt and a NamedTuple costs a Python-level ``__new__``.
+Link = tuple[str, str, int, bool]
 
 
 class PromptGraph:
@@ -42,9 +40,9 @@ class PromptGraph:
             declared = self._declared[node["class_type"]]
             prompt = self.prompt
             found = self._links[nid] = [
-                Link(name, val[0], int(val[1]), name in declared)
+                (name, val[0], int(val[1]), name in declared)
                 for name, val in (node.get("inputs") or {}).items()
-                if type(val) is list and is_link(val) and val[0] in prompt]
+                if type(val) is list and len(val) == 2 and val[0] in prompt and is_link(val)]
         return found
 
     def post_order(self, roots: Iterable[str]) -> tuple[list[str], list[list[str]], set[str]]:
@@ -65,10 +63,11 @@ class PromptGraph:
             while stack:
                 nid, it, _ = stack[-1]
                 for link in it:
-                    seen = state.get(link.src)
+                    src = link[1]
+                    seen = state.get(src)
                     if seen is None:
-                        state[link.src] = 0
-                        stack.append((link.src, iter(self.links(link.src)), link.declared))
+                        state[src] = 0
+                        stack.append((src, iter(self.links(src)), link[3]))
                         break
                     if seen == 0:
                         self._back_edge(stack, link, declared_cycles, cyclic)
@@ -82,9 +81,9 @@ class PromptGraph:
     def _back_edge(stack: list[tuple[str, Any, bool]], link: Link, declared_cycles: list[list[str]],
                    cyclic: set[str]) -> None:
         names = [n for n, _, _ in stack]
-        start = names.index(link.src)
+        start = names.index(link[1])
         cycle = names[start:]
-        if link.declared and all(d for _, _, d in stack[start + 1:]):
+        if link[3] and all(d for _, _, d in stack[start + 1:]):
             declared_cycles.append(cycle)
         else:
             cyclic.update(cycle)

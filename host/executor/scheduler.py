@@ -20,9 +20,9 @@ class ReadyQueue:
             nd = nodes[graph.prompt[nid]["class_type"]].nodedef
             self.flags[nid] = (nd.output_node, nd.is_async)
             count = 0
-            for link in graph.links(nid):
-                if link.src in members:
-                    self.consumers[link.src].append(nid)
+            for _, src, _, _ in graph.links(nid):
+                if src in members:
+                    self.consumers[src].append(nid)
                     count += 1
             self.blocks[nid] = count
         self.ready = [nid for nid in order if self.blocks[nid] == 0]

@@ -22,9 +22,12 @@ _NUMBER = (int, float)
 _NO_SKIP: frozenset[str] = frozenset()
 
 
-@dataclass
+@dataclass(repr=False)
 class ValidatedPrompt:
     """The coerced prompt, the outputs that will run and the errors of the ones that will not."""
+
+    def __repr__(self) -> str:  # short: asyncio and logs repr results, and a prompt can have 100,000 nodes
+        return f"ValidatedPrompt({len(self.prompt)} nodes, outputs={self.outputs[:10]})"
 
     prompt: dict[str, dict[str, Any]]
     outputs: list[str]
@@ -82,7 +85,7 @@ class _Validator:
         self.cyclic: set[str] = set()
 
     def declared_sources(self, nid: str) -> list[str]:
-        return [link.src for link in self.graph.links(nid) if link.declared]
+        return [src for _, src, _, declared in self.graph.links(nid) if declared]
 
     def flag_cycle(self, cycle: list[str]) -> None:
         err = PromptError("dependency_cycle", "Dependency cycle detected", " -> ".join([*cycle, cycle[0]]),
@@ -99,19 +102,30 @@ class _Validator:
         wanted = set(outputs)
         for nid in reversed(self.order):
             if nid in wanted:
-                wanted.update(link.src for link in self.graph.links(nid) if link.declared)
+                wanted.update(src for _, src, _, declared in self.graph.links(nid) if declared)
         valid = self.valid
         for nid in self.order:
             if nid not in wanted:
                 continue
-            own = self.errors.get(nid, [])
-            own += await self.check_node(nid)
-            if own:
-                self.errors[nid] = own
-            valid[nid] = not own and all(valid.get(link.src, False) for link in self.graph.links(nid)
-                                         if link.declared)
+            errors, coerced, input_types = self.check_node(nid)
+            bound = self.nodes[self.prompt[nid]["class_type"]]
+            nd = bound.nodedef
+            if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs):
+                errors += await self.custom_validation(bound, coerced, input_types)
+            if nid in self.errors:
+                errors = self.errors[nid] + errors
+            ok = not errors
+            if ok:
+                for _, src, _, declared in self.graph.links(nid):
+                    if declared and not valid.get(src, False):
+                        ok = False
+                        break
+            else:
+                self.errors[nid] = errors
+            valid[nid] = ok
 
-    async def check_node(self, nid: str) -> list[PromptError]:
+    def check_node(self, nid: str) -> tuple[list[PromptError], dict[str, Any], dict[str, str]]:
+        """The node's own errors, its coerced inputs and the received types of its links."""
         node = self.prompt[nid]
         bound = self.nodes[node["class_type"]]
         inputs = node.get("inputs") or {}
@@ -119,25 +133,50 @@ class _Validator:
         skip_checks = _NO_SKIP if not nd.has_validate else (
             set(nd.validate_params) if not nd.validate_kwargs else set(inputs))
         errors: list[PromptError] = []
-        coerced = dict(inputs)
+        coerced = inputs
         input_types: dict[str, str] = {}
         for name in bound.required:
             if name not in inputs:
                 errors.append(PromptError("required_input_missing", "Required input is missing", name,
                                           {"input_name": name}))
+        declared = bound.declared
         for name, val in inputs.items():
-            slot = bound.declared.get(name)
+            slot = declared.get(name)
             if slot is None:
                 continue
-            if isinstance(val, list):
-                errors += self.check_link(name, val, slot, nd.validate_wants_input_types, input_types)
-            else:
-                errors += self.check_constant(name, val, slot, name in skip_checks, coerced)
-        if coerced != inputs or any(type(coerced[k]) is not type(inputs[k]) for k in inputs):
+            if type(val) is list:
+                if not self.link_ok(val, slot, nd.validate_wants_input_types):
+                    errors += self.check_link(name, val, slot, nd.validate_wants_input_types, input_types)
+                elif nd.validate_wants_input_types:
+                    input_types[name] = self.received_type(val)
+                continue
+            new, errs = self.check_constant(name, val, slot, name in skip_checks)
+            if errs:
+                errors += errs
+            elif new is not val or type(new) is not type(val):
+                if coerced is inputs:
+                    coerced = dict(inputs)
+                coerced[name] = new
+        if coerced is not inputs:
             self.coerced[nid] = node | {"inputs": coerced}
-        if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs):
-            errors += await self.custom_validation(bound, coerced, input_types)
-        return errors
+        return errors, coerced, input_types
+
+    def received_type(self, val: list) -> str:
+        return self.nodes[self.prompt[val[0]]["class_type"]].output_types[int(val[1])]
+
+    def link_ok(self, val: list, slot: InputSlot, wants_types: bool) -> bool:
+        """The common case, checked fast: a well-formed link to an existing output of a compatible type."""
+        if len(val) != 2 or not is_link(val):
+            return False
+        src = self.prompt.get(val[0])
+        if src is None:
+            return False
+        types = self.nodes[src["class_type"]].output_types
+        idx = int(val[1])
+        if not 0 <= idx < len(types):
+            return False
+        return wants_types or types[idx] == slot.type or slot.any_type or self.check_link(
+            "", val, slot, False, {}) == []
 
     def check_link(self, name: str, val: list, slot: InputSlot, wants_types: bool,
                    input_types: dict[str, str]) -> list[PromptError]:
@@ -167,23 +206,22 @@ class _Validator:
             {"input_name": name, "input_config": input_config(slot), "received_type": received,
              "linked_node": val})]
 
-    def check_constant(self, name: str, val: Any, slot: InputSlot, skip: bool,
-                       coerced: dict[str, Any]) -> list[PromptError]:
+    def check_constant(self, name: str, val: Any, slot: InputSlot, skip: bool) -> tuple[Any, list[PromptError]]:
+        """The coerced value and the errors of a constant input."""
         val = unwrap_constant(val)
         convert = COERCE.get(slot.type)
         if convert is not None:
             try:
                 val = convert(val)
             except Exception as exc:
-                return [PromptError(
+                return val, [PromptError(
                     "invalid_input_type", f"Failed to convert an input value to a {slot.type} value",
                     f"{name}, {val}, {exc}",
                     {"input_name": name, "input_config": input_config(slot), "received_value": val,
                      "exception_message": str(exc)})]
-        coerced[name] = val
-        if skip:
-            return []
-        return _range_errors(name, val, slot)
+        if skip or (not slot.options and slot.combo is None):
+            return val, []
+        return val, _range_errors(name, val, slot)
 
     async def custom_validation(self, bound: BoundNode, inputs: dict[str, Any],
                                 input_types: dict[str, str]) -> list[PromptError]:
