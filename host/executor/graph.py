@@ -49,41 +49,47 @@ class PromptGraph:
         """Nodes reachable from ``roots`` through any link, producers first.
 
         Also returns the cycles made only of declared links (validation errors) and every node on a cycle
-        that runs through an undeclared link (those fail at execution).
+        that runs through an undeclared link (those fail at execution). Iterative: a node is pushed, expanded
+        once (state 1: on the current path), and emitted when it is popped again (state 2).
         """
         state: dict[str, int] = {}
         order: list[str] = []
         declared_cycles: list[list[str]] = []
         cyclic: set[str] = set()
+        links = self.links
         for root in roots:
             if root in state:
                 continue
-            state[root] = 0
-            stack: list[tuple[str, Any, bool]] = [(root, iter(self.links(root)), True)]
+            stack = [root]
             while stack:
-                nid, it, _ = stack[-1]
-                for link in it:
-                    src = link[1]
-                    seen = state.get(src)
-                    if seen is None:
-                        state[src] = 0
-                        stack.append((src, iter(self.links(src)), link[3]))
-                        break
-                    if seen == 0:
-                        self._back_edge(stack, link, declared_cycles, cyclic)
+                nid = stack[-1]
+                st = state.get(nid)
+                if st is None:
+                    state[nid] = 1
+                    for link in links(nid):
+                        src = link[1]
+                        seen = state.get(src)
+                        if seen is None:
+                            stack.append(src)
+                        elif seen == 1:
+                            self._cycle(stack, state, link, declared_cycles, cyclic)
                 else:
                     stack.pop()
-                    state[nid] = 1
-                    order.append(nid)
+                    if st == 1:
+                        state[nid] = 2
+                        order.append(nid)
         return order, declared_cycles, cyclic
 
-    @staticmethod
-    def _back_edge(stack: list[tuple[str, Any, bool]], link: Link, declared_cycles: list[list[str]],
-                   cyclic: set[str]) -> None:
-        names = [n for n, _, _ in stack]
-        start = names.index(link[1])
-        cycle = names[start:]
-        if link[3] and all(d for _, _, d in stack[start + 1:]):
+    def _cycle(self, stack: list[str], state: dict[str, int], closing: Link, declared_cycles: list[list[str]],
+               cyclic: set[str]) -> None:
+        """Record the cycle closed by ``closing`` (from the node being expanded back to one on the path)."""
+        last = {n: i for i, n in enumerate(stack)}
+        path = [n for i, n in enumerate(stack) if state.get(n) == 1 and last[n] == i]
+        cycle = path[path.index(closing[1]):]
+        edges_declared = closing[3] and all(
+            any(src == cycle[i + 1] and declared for _, src, _, declared in self.links(cycle[i]))
+            for i in range(len(cycle) - 1))
+        if edges_declared:
             declared_cycles.append(cycle)
         else:
             cyclic.update(cycle)

@@ -74,8 +74,9 @@ def compute_keys(prompt: dict[str, dict[str, Any]], graph: PromptGraph, order: l
         bound = nodes[class_type]
         parts: list[Any] = [class_type, _hashable(fp),
                             nid if bound.nodedef.not_idempotent or bound.uses_unique_id else None]
-        for name, val in sorted((node.get("inputs") or {}).items()):
-            if is_link(val):
+        inputs = node.get("inputs") or {}
+        for name, val in (sorted(inputs.items()) if len(inputs) > 1 else inputs.items()):
+            if type(val) is list and is_link(val):
                 parts.append((name, keys.get(val[0], val[0]), int(val[1])))
             else:
                 parts.append((name, _hashable(val)))

@@ -20,6 +20,7 @@ from isolate.nodedef import InputSlot
 COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
 _NUMBER = (int, float)
 _NO_SKIP: frozenset[str] = frozenset()
+_EMPTY: dict[str, Any] = {}
 
 
 @dataclass(repr=False)
@@ -44,24 +45,25 @@ def _invalid_prompt(message: str, node_id: str | None = None) -> ValidationFaile
     return ValidationFailed(PromptError("invalid_prompt", message, details, {}))
 
 
-def check_structure(prompt: Any, registry: Registry) -> None:
-    """Every node is an object with a known ``class_type`` and object ``inputs`` (else ``invalid_prompt``)."""
+def check_structure(prompt: Any, registry: Registry, targets: list[str] | None) -> list[str]:
+    """Every node is an object with a known ``class_type`` and object ``inputs`` (else ``invalid_prompt``);
+    returns the output nodes (those in ``targets`` when given), else raises ``prompt_no_outputs``."""
     if not isinstance(prompt, dict):
         raise _invalid_prompt("Cannot execute because the prompt is not an object.")
+    nodes = registry.nodes
+    wanted = None if targets is None else {str(t) for t in targets}
+    outputs = []
     for nid, node in prompt.items():
-        if not isinstance(node, dict) or "class_type" not in node:
+        if type(node) is not dict or "class_type" not in node:
             raise _invalid_prompt("Cannot execute because a node is missing the class_type property.", nid)
         class_type = node["class_type"]
-        if not isinstance(class_type, str) or registry.get(class_type) is None:
+        bound = nodes.get(class_type) if type(class_type) is str else None
+        if bound is None:
             raise _invalid_prompt(f"Cannot execute because node {class_type} does not exist.", nid)
-        if not isinstance(node.get("inputs", {}), dict):
+        if type(node.get("inputs", _EMPTY)) is not dict:
             raise _invalid_prompt(f"Cannot execute because the inputs of node {nid} are not an object.", nid)
-
-
-def select_outputs(prompt: dict[str, Any], registry: Registry, targets: list[str] | None) -> list[str]:
-    wanted = None if targets is None else {str(t) for t in targets}
-    outputs = [nid for nid, node in prompt.items()
-               if registry.nodes[node["class_type"]].nodedef.output_node and (wanted is None or nid in wanted)]
+        if bound.nodedef.output_node and (wanted is None or nid in wanted):
+            outputs.append(nid)
     if not outputs:
         raise ValidationFailed(PromptError("prompt_no_outputs", "Prompt has no outputs", "", {}))
     return outputs
@@ -292,8 +294,7 @@ def _range_errors(name: str, val: Any, slot: InputSlot) -> list[PromptError]:
 async def validate_prompt(prompt: Any, registry: Registry,
                           partial_targets: list[str] | None = None) -> ValidatedPrompt:
     """Validate an API-format prompt; raises ValidationFailed (the 400 body) when no output can run."""
-    check_structure(prompt, registry)
-    outputs = select_outputs(prompt, registry, partial_targets)
+    outputs = check_structure(prompt, registry, partial_targets)
     v = _Validator(prompt, registry)
     await v.run(outputs)
     good = [o for o in outputs if v.valid.get(o)]

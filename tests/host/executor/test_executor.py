@@ -412,3 +412,87 @@ async def test_hundred_thousand_chain_runs(registry) -> None:
     finally:
         sys.setrecursionlimit(old)
     assert result.status == "success" and len(result.executed) == n + 2
+
+
+class Raw:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"v": ("INT", {"rawLink": True})}, "hidden": {"loop": ("INT",)}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    def run(self, v, loop=None):
+        CALLS.append(("Raw", (v, loop)))
+        return {"ui": {"link": [v]}}
+
+
+class BadFingerprint:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"v": ("INT",)}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    def IS_CHANGED(cls, v):
+        raise OSError("cannot stat")
+
+    def run(self, v):
+        CALLS.append(("BadFingerprint", v))
+        return (v,)
+
+
+@pytest.fixture
+def ex2(make_executor):
+    return make_executor(NODES | {"Raw": Raw, "BadFingerprint": BadFingerprint})
+
+
+async def test_raw_link_and_tuple_typed_hidden_input(ex2) -> None:
+    executor, _ = ex2
+    result = await executor.run({"1": value(3), "2": value(4),
+                                 "r": {"class_type": "Raw", "inputs": {"v": ["1", 0], "loop": ["2", 0]}}}, "p")
+    assert ("Raw", (["1", 0], 4)) in CALLS  # the raw link itself; the tuple-typed hidden input gets its value
+    assert ("Value", 3) in CALLS  # as in ComfyUI, the source of a rawLink input still runs first
+    assert result.outputs == {"r": {"link": [["1", 0]]}}
+
+
+async def test_fingerprint_exception_means_always_rerun(ex2) -> None:
+    executor, _ = ex2
+    prompt = {"1": value(1), "b": {"class_type": "BadFingerprint", "inputs": {"v": ["1", 0]}}, "s": show("b")}
+    await executor.run(prompt, "a")
+    await executor.run(prompt, "b")
+    assert [c[0] for c in CALLS] == ["Value", "BadFingerprint", "Show", "BadFingerprint", "Show"]
+
+
+async def test_is_changed_field_in_the_prompt_preseeds_the_fingerprint(ex) -> None:
+    executor, _ = ex
+    prompt = {"1": value(1) | {"is_changed": "a"}, "s": show("1")}
+    await executor.run(prompt, "a")
+    await executor.run(prompt, "b")
+    prompt["1"]["is_changed"] = "b"
+    await executor.run(prompt, "c")
+    assert [c[0] for c in CALLS] == ["Value", "Show", "Value", "Show"]
+
+
+async def test_diamond_runs_each_node_once(ex) -> None:
+    executor, sink = ex
+    prompt = {"1": value(1), "a": {"class_type": "Changing", "inputs": {"v": ["1", 0]}},
+              "b": {"class_type": "Fresh", "inputs": {"v": ["1", 0]}}, "s": show("a", extra=["b", 0])}
+    await executor.run(prompt, "p")
+    assert sorted(e.node for e in sink.of(Executing)) == ["1", "a", "b", "s"]
+
+
+async def test_ready_picking_prefers_outputs_then_their_direct_producers(ex) -> None:
+    executor, sink = ex
+    # "far" only feeds the output through "mid"; "near" feeds it directly; both are ready at the start.
+    prompt = {"far": value(1), "mid": {"class_type": "Fresh", "inputs": {"v": ["far", 0]}},
+              "near": value(2), "s": show("near", extra=["mid", 0]), "u": {"class_type": "UiOnly",
+                                                                             "inputs": {"v": ["near", 0]}}}
+    await executor.run(prompt, "p")
+    order = [e.node for e in sink.of(Executing)]
+    assert order[0] == "near"  # directly blocks an output
+    assert order[1] == "u"  # an output node runs as soon as it is ready
+    assert order[2:] == ["far", "mid", "s"]
