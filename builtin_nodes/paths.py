@@ -1,19 +1,14 @@
-"""Where builtin nodes write files; passed in at load time (no globals)."""
+"""File naming for saved images (ComfyUI's counter scheme), inside a folder it must not escape."""
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from isolate.paths import OutputPaths
 
-@dataclass(frozen=True)
-class OutputPaths:
-    """``output_dir`` holds saved results (SaveImage), ``temp_dir`` previews (PreviewImage)."""
-
-    output_dir: Path
-    temp_dir: Path
+__all__ = ["OutputPaths", "PathEscapeError", "save_image_path"]
 
 
 class PathEscapeError(ValueError):
