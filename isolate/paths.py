@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,3 +26,31 @@ def current_paths() -> OutputPaths:
     if paths is None:
         raise RuntimeError("no output paths: this node must run inside a nodehost runner")
     return paths
+
+
+class PathEscapeError(ValueError):
+    """A filename prefix that would write outside its folder."""
+
+
+def save_image_path(prefix: str, root: Path, width: int, height: int) -> tuple[Path, str, str, int]:
+    """(full folder, file stem, subfolder, first counter) for ``prefix`` under ``root``, ComfyUI-style.
+
+    ``%width%``/``%height%`` are substituted; ``a/b`` saves ``b_00001_.png`` in subfolder ``a``; the counter
+    continues after the highest existing ``stem_NNNNN_`` file.
+    """
+    prefix = prefix.replace("%width%", str(width)).replace("%height%", str(height))
+    subfolder, stem = os.path.split(os.path.normpath(prefix))
+    folder = (root / subfolder).resolve()
+    base = root.resolve()
+    if folder != base and base not in folder.parents:
+        raise PathEscapeError(f"Saving image outside the output folder is not allowed: {prefix!r}")
+    if not stem or stem in (".", ".."):
+        raise PathEscapeError(f"Invalid filename prefix: {prefix!r}")
+    pattern = re.compile(re.escape(stem) + r"_(\d+)_")
+    highest = 0
+    if folder.is_dir():
+        for entry in os.listdir(folder):
+            m = pattern.match(entry)
+            if m:
+                highest = max(highest, int(m.group(1)))
+    return folder, stem, os.path.relpath(folder, base) if folder != base else "", highest + 1

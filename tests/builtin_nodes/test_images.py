@@ -62,7 +62,7 @@ async def test_save_outside_output_is_an_execution_error(registry) -> None:
     prompt = {"1": empty(), "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
                                                                          "filename_prefix": "../../evil"}}}
     result = await Executor(registry, sink).run(prompt, "p")
-    assert result.status == "error" and result.error["exception_type"] == "builtin_nodes.paths.PathEscapeError"
+    assert result.status == "error" and result.error["exception_type"] == "isolate.paths.PathEscapeError"
 
 
 def test_save_image_path(tmp_path) -> None:
