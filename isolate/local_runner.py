@@ -11,6 +11,8 @@ from typing import Any
 
 from isolate.api import io
 from isolate.calls import NodeCall, NodeResult
+from isolate.dynprompt import DynamicPromptView, DynPromptData
+from isolate.graph_utils import ExecutionBlocker
 from isolate.nodedef import NodeDef
 
 
@@ -52,8 +54,8 @@ class LocalRunner:
         else:
             kwargs = call.inputs
             if call.hidden:
-                kwargs = kwargs | {s.name: call.hidden.get(s.hidden_kind) for s in nd.inputs
-                                   if s.hidden_kind is not None}
+                hidden = _hidden_values(call.hidden)
+                kwargs = kwargs | {s.name: hidden.get(s.hidden_kind) for s in nd.inputs if s.hidden_kind is not None}
             out = getattr(self._instance(call), self._classes[call.class_type].FUNCTION)(**kwargs)
         if inspect.isawaitable(out):
             return _finish(out, nd)
@@ -84,11 +86,19 @@ class LocalRunner:
             clone = self._clones.get(call.class_type)
             if clone is None:
                 clone = self._clones[call.class_type] = type(cls.__name__, (cls,), {})
-        clone.hidden = io.HiddenHolder.from_kinds(call.hidden) if call.hidden else _NO_HIDDEN
+        clone.hidden = io.HiddenHolder.from_kinds(_hidden_values(call.hidden)) if call.hidden else _NO_HIDDEN
         return clone
 
 
 _NO_HIDDEN = io.HiddenHolder()
+
+
+def _hidden_values(hidden: dict[str, Any]) -> dict[str, Any]:
+    """Hidden values as node code sees them: DYNPROMPT data wrapped in a read-only view."""
+    dyn = hidden.get("DYNPROMPT")
+    if isinstance(dyn, DynPromptData):
+        return hidden | {"DYNPROMPT": DynamicPromptView(dyn)}
+    return hidden
 
 
 async def _finish(awaitable: Any, nd: NodeDef) -> NodeResult:
@@ -99,7 +109,11 @@ def normalize_result(out: Any, nd: NodeDef) -> NodeResult:
     """Every v1/v3 return form (COMPAT §4.5) as a NodeResult with one value per output slot."""
     if isinstance(out, NodeResult):
         return out
+    if isinstance(out, ExecutionBlocker):
+        return NodeResult(values=(out,) * len(nd.outputs))
     if isinstance(out, io.NodeOutput):
+        if out.block_execution is not None:
+            return NodeResult(values=(ExecutionBlocker(out.block_execution),) * len(nd.outputs))
         ui = out.ui.as_dict() if hasattr(out.ui, "as_dict") else out.ui
         return _checked(tuple(out.values), ui, out.expand, nd)
     if isinstance(out, dict):
@@ -110,12 +124,13 @@ def normalize_result(out: Any, nd: NodeDef) -> NodeResult:
         return _checked((None,) * len(nd.outputs), None, None, nd)
     if isinstance(out, (tuple, list)):
         return _checked(tuple(out), None, None, nd)
-    raise TypeError(f"{nd.name} returned {type(out).__name__}; expected a tuple, a dict or io.NodeOutput")
+    raise TypeError(f"{nd.name} returned {type(out).__name__}; expected a tuple of {len(nd.outputs)} outputs, "
+                    "a dict with 'result'/'ui'/'expand', or io.NodeOutput")
 
 
 def _checked(values: tuple, ui: Any, expand: Any, nd: NodeDef) -> NodeResult:
-    if len(values) < len(nd.outputs):
-        if values:
-            raise TypeError(f"{nd.name} returned {len(values)} values for {len(nd.outputs)} outputs")
+    if len(values) != len(nd.outputs):
+        if values and nd.outputs:
+            raise TypeError(f"{nd.name} returned {len(values)} values for its {len(nd.outputs)} outputs")
         values = (None,) * len(nd.outputs)
     return NodeResult(values=values, ui=ui, expand=expand)

@@ -55,7 +55,7 @@ class ExecutionError(Event, tag="execution_error"):
     exception_message: str
     exception_type: str
     traceback: list[str]
-    current_inputs: dict[str, Any]
+    current_inputs: dict[str, Any] | list[Any]
     current_outputs: list[str]
     timestamp: int
 
@@ -66,6 +66,40 @@ class ExecutionInterrupted(Event, tag="execution_interrupted"):
     node_type: str
     executed: list[str]
     timestamp: int
+
+
+class Progress(Event, tag="progress"):
+    """A ``ProgressBar`` update (ComfyUI's legacy ``progress`` message)."""
+
+    value: float
+    max: float | None
+    prompt_id: str
+    node: str
+
+
+class NodeState(Event, tag="node_state"):
+    """One node's state changed (running / finished, progress value). The server folds these into §2.3's
+    cumulative ``progress_state`` snapshot; the executor never builds it (that would be quadratic)."""
+
+    prompt_id: str
+    node_id: str
+    display_node_id: str
+    parent_node_id: str | None
+    real_node_id: str
+    state: str
+    value: float
+    max: float | None
+
+
+class ProgressPreview(Event, tag="progress_preview"):
+    """A preview image sent with a progress update (the server encodes it into a binary frame)."""
+
+    prompt_id: str
+    node_id: str
+    display_node_id: str
+    parent_node_id: str | None
+    real_node_id: str
+    image: Any
 
 
 def event_type(event: Event) -> str:

@@ -33,6 +33,12 @@ class PromptGraph:
         self._declared = declared  # class_type -> declared input names (a dict or set)
         self._links: dict[str, list[Link]] = {}
 
+    def fork(self, prompt: dict[str, dict[str, Any]]) -> PromptGraph:
+        """A graph over ``prompt`` (the same nodes plus, later, ephemeral ones) reusing the parsed links."""
+        forked = PromptGraph(prompt, self._declared)
+        forked._links = dict(self._links)
+        return forked
+
     def links(self, nid: str) -> list[Link]:
         found = self._links.get(nid)
         if found is None:

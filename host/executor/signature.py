@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from host.executor.graph import PromptGraph, is_link
+from host.executor.graph import is_link
 from host.registry import Registry
 
 _encode = msgspec.json.Encoder(enc_hook=repr, order="sorted").encode
@@ -58,11 +58,12 @@ class KeyInterner:
         return len(self._ids)
 
 
-def compute_keys(prompt: dict[str, dict[str, Any]], graph: PromptGraph, order: list[str], registry: Registry,
-                 fingerprints: dict[str, Any], cyclic: set[str], interner: KeyInterner) -> dict[str, int]:
-    """Keys for ``order`` (producers first). A NaN fingerprint or a node on a cycle gets a fresh key, so it
-    and everything downstream re-runs."""
-    keys: dict[str, int] = {}
+def compute_keys(prompt: dict[str, dict[str, Any]], order: list[str], registry: Registry,
+                 fingerprints: dict[str, Any], cyclic: set[str], interner: KeyInterner,
+                 keys: dict[str, int] | None = None) -> dict[str, int]:
+    """Keys for ``order`` (producers first), added to ``keys``. A NaN fingerprint or a node on a cycle gets
+    a fresh key, so it and everything downstream re-runs."""
+    keys = {} if keys is None else keys
     nodes = registry.nodes
     for nid in order:
         fp = fingerprints.get(nid)

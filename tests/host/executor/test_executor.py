@@ -13,6 +13,7 @@ from host.executor.events import (
     ExecutionCached,
     ExecutionError,
     ExecutionInterrupted,
+    NodeState,
 )
 
 CALLS: list[tuple[str, Any]] = []
@@ -218,8 +219,11 @@ async def test_only_nodes_reachable_from_outputs_run(ex) -> None:
     assert CALLS == [("Value", 1), ("Show", (1, []))]
     assert result.outputs == {"3": {"text": ["1"]}}
     assert result.meta == {"3": {"node_id": "3", "display_node": "3", "parent_node": None, "real_node_id": "3"}}
-    assert sink.types() == ["execution_start", "execution_cached", "executing", "executing", "executed",
-                            "execution_success"]
+    assert sink.types() == ["execution_start", "execution_cached",
+                            "node_state", "executing", "node_state",
+                            "node_state", "executing", "executed", "node_state", "execution_success"]
+    states = [(e.node_id, e.state) for e in sink.of(NodeState)]
+    assert states == [("1", "running"), ("1", "finished"), ("3", "running"), ("3", "finished")]
     executed = sink.of(Executed)[0]
     assert (executed.node, executed.display_node, executed.output, executed.prompt_id) == (
         "3", "3", {"text": ["1"]}, "p")
@@ -264,7 +268,7 @@ async def test_cache_hit_emits_executed_without_executing(ex) -> None:
     CALLS.clear()
     result = await executor.run(prompt, "b")
     assert CALLS == []
-    assert sink.types() == ["execution_start", "execution_cached", "executed", "execution_success"]
+    assert sink.types() == ["execution_start", "execution_cached", "executed", "node_state", "execution_success"]
     assert sink.of(ExecutionCached)[0].nodes == ["1", "3"]
     assert result.outputs == {"3": {"text": ["1"]}}
 
