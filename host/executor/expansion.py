@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from isolate.calls import NodeResult
-
 from host.executor.graph import is_link
 from host.executor.signature import compute_keys
 from host.registry import BoundNode
+from isolate.calls import NodeResult
 
 if TYPE_CHECKING:
     from host.executor.run import PromptRun

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from isolate.graph_utils import is_link
 
-def is_link(val: Any) -> bool:
-    """``[node_id: str, output_index: int|float]`` (COMPAT §3.1)."""
-    return (type(val) is list and len(val) == 2 and isinstance(val[0], str)
-            and isinstance(val[1], (int, float)) and not isinstance(val[1], bool))
+__all__ = ["Link", "PromptGraph", "is_link", "unwrap_constant"]
 
 
 def unwrap_constant(val: Any) -> Any:

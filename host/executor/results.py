@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from host.executor.caches import CacheEntry
+from host.executor.graph import is_link
 from isolate.calls import NodeResult
 from isolate.graph_utils import ExecutionBlocker
 from isolate.nodedef import NodeDef
-
-from host.executor.caches import CacheEntry
-from host.executor.graph import is_link
 
 
 def map_calls(inputs: dict[str, list[Any]], input_is_list: bool) -> list[dict[str, Any]]:

@@ -8,22 +8,18 @@ import inspect
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from isolate.calls import NodeCall, NodeResult
-from isolate.context import CURRENT_NODE, NodeContext
-from isolate.graph_utils import ExecutionBlocker
-
 from host.executor.caches import CacheEntry
 from host.executor.dynprompt import DynamicPrompt
 from host.executor.errors import DependencyCycleError, InterruptProcessingException, exception_type_name
 from host.executor.events import (
     Event,
     Executed,
+    Executing,
     ExecutionCached,
     ExecutionError,
     ExecutionInterrupted,
     ExecutionStart,
     ExecutionSuccess,
-    Executing,
     NodeState,
     Progress,
     ProgressPreview,
@@ -38,6 +34,9 @@ from host.executor.scheduler import ExecutionList
 from host.executor.signature import compute_keys
 from host.executor.validation import ValidatedPrompt
 from host.registry import BoundNode
+from isolate.calls import NodeCall, NodeResult
+from isolate.context import CURRENT_NODE, NodeContext
+from isolate.graph_utils import ExecutionBlocker
 
 if TYPE_CHECKING:
     from host.executor.executor import Executor, PromptResult
