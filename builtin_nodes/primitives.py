@@ -47,4 +47,28 @@ class PrimitiveString(io.ComfyNode):
         return io.NodeOutput(value)
 
 
-NODES = [PrimitiveInt, PrimitiveFloat, PrimitiveString]
+class PrimitiveStringMultiline(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PrimitiveStringMultiline", display_name="String (Multiline)", category="utils/primitive",
+            python_module=_MODULE, inputs=[io.String.Input("value", multiline=True)], outputs=[io.String.Output()])
+
+    @classmethod
+    def execute(cls, value: str) -> io.NodeOutput:
+        return io.NodeOutput(value)
+
+
+class PrimitiveBoolean(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PrimitiveBoolean", display_name="Boolean", category="utils/primitive", python_module=_MODULE,
+            inputs=[io.Boolean.Input("value")], outputs=[io.Boolean.Output()])
+
+    @classmethod
+    def execute(cls, value: bool) -> io.NodeOutput:
+        return io.NodeOutput(value)
+
+
+NODES = [PrimitiveInt, PrimitiveFloat, PrimitiveString, PrimitiveStringMultiline, PrimitiveBoolean]
