@@ -43,6 +43,7 @@ def format_validation_error(err: ValidationFailed) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from builtin_nodes import OutputPaths, load_builtin
+    from host.executor.caches import make_cache
     from host.executor.executor import Executor
     from host.executor.worker import ExecutorThread
     from host.registry import Registry
@@ -61,7 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
     registry.freeze()
     freeze_startup_objects()
-    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}))
+    cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
+    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
     with ExecutorThread() as worker:
         try:
             result = worker.call(executor.run(prompt, str(uuid.uuid4())))
@@ -80,6 +82,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_cache_flags(parser: argparse.ArgumentParser) -> None:
+    """ComfyUI's cache flags; precedence as ComfyUI: --cache-lru, then --cache-ram, then --cache-none."""
+    group = parser.add_argument_group("cache")
+    group.add_argument("--cache-lru", type=int, default=None, metavar="N",
+                       help="keep up to N node results across prompts (least recently used evicted)")
+    group.add_argument("--cache-ram", type=float, nargs="?", const=4.0, default=None, metavar="GB",
+                       help="keep results until free RAM drops under GB (default 4.0)")
+    group.add_argument("--cache-none", action="store_true", help="keep nothing: every node runs every time")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodehost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
     run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
+    add_cache_flags(run)
     run.set_defaults(func=cmd_run)
     return parser
 

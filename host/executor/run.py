@@ -111,7 +111,7 @@ class PromptRun:
                      self.ex.interner, self.keys)
         retained = self.ex.retained_keys(self.prompt, self.keys)
         self.cache.begin_prompt(retained)
-        self.ex.interner.retain(retained)
+        self.ex.interner.retain([*retained, *self.cache.keys()])  # LRU / RAM caches keep older entries too
         cache = self.cache
         cached = [n for n in self.prompt if n in self.keys and cache.get(self.keys[n]) is not None]
         self.emit(ExecutionCached(cached, self.prompt_id, now_ms()), record=True)

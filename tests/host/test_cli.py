@@ -58,3 +58,25 @@ def test_console_script_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run([*cmd, "run", str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "output" / "invert_00001_.png").exists()
+
+
+def test_cache_flags_choose_the_strategy() -> None:
+    from host.cli import build_parser
+    from host.executor.caches import LRUCache, NullCache, RAMPressureCache, make_cache
+
+    def cache_for(*flags: str):
+        args = build_parser().parse_args(["run", "p.json", *flags])
+        return make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
+
+    assert isinstance(cache_for("--cache-lru", "5"), LRUCache)
+    ram = cache_for("--cache-ram")
+    assert isinstance(ram, RAMPressureCache) and ram.min_free_gb == 4.0
+    assert cache_for("--cache-ram", "2.5").min_free_gb == 2.5
+    assert isinstance(cache_for("--cache-none"), NullCache)
+    assert type(cache_for()).__name__ == "ClassicCache"
+
+
+def test_run_with_cache_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["run", str(EXAMPLE), "--output-directory", str(tmp_path / "out"), "--temp-directory",
+               str(tmp_path / "tmp"), "--cache-none"])
+    assert rc == 0 and (tmp_path / "out" / "invert_00001_.png").exists()
