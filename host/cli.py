@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from isolate.compat_path import install
+
+    install()  # comfy_api (and later the other modules packs import) on sys.path
     args = build_parser().parse_args(argv)
     return args.func(args)
 

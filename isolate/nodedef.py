@@ -37,6 +37,14 @@ class InputSlot(msgspec.Struct, frozen=True):
     lazy: bool = False
     raw_link: bool = False
     hidden_kind: str | None = None
+    #: a v3 dynamic input's declaration (Autogrow, DynamicCombo, DynamicSlot), as plain data; expanded per
+    #: prompt by ``isolate.v3_dynamic.finalize_inputs``. None on ordinary and on finalized slots.
+    dynamic: dict[str, Any] | None = None
+    #: on a finalized slot inside a dynamic input: the dotted path of its value in ``execute``'s nested
+    #: keyword arguments (``build_nested_inputs``); None: the value goes in as ``name``.
+    path: str | None = None
+    #: on a finalized Autogrow member: the Autogrow's dotted id, which is ``{}`` when no member is given.
+    group: str | None = None
 
 
 class OutputSlot(msgspec.Struct, frozen=True):
@@ -73,6 +81,8 @@ class NodeDef(msgspec.Struct, frozen=True):
     validate_kwargs: bool = False
     validate_wants_input_types: bool = False
     origin: str = "builtin"
+    #: some input is a v3 dynamic input: the concrete slots come from ``v3_dynamic.finalize_inputs``.
+    has_dynamic: bool = False
 
 
 def is_any_type(t: Any) -> bool:

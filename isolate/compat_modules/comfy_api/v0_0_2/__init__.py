@@ -1,0 +1,16 @@
+"""``comfy_api.v0_0_2``: an alias of ``comfy_api.latest``."""
+
+from comfy_api.latest import (
+    IO,
+    UI,
+    ComfyAPI,
+    ComfyAPISync,
+    ComfyExtension,
+    Input,
+    InputImpl,
+    Types,
+    io,
+    ui,
+)
+
+__all__ = ["IO", "UI", "ComfyAPI", "ComfyAPISync", "ComfyExtension", "Input", "InputImpl", "Types", "io", "ui"]
