@@ -14,6 +14,7 @@ from isolate.calls import NodeCall, NodeResult
 from isolate.dynprompt import DynamicPromptView, DynPromptData
 from isolate.graph_utils import ExecutionBlocker
 from isolate.nodedef import NodeDef
+from isolate.v3_dynamic import build_nested_inputs, finalize_inputs
 
 
 class LocalRunner:
@@ -32,25 +33,31 @@ class LocalRunner:
     # -- the runner protocol ------------------------------------------------------------------------
     def validate(self, class_type: str, kwargs: dict[str, Any]) -> Any:
         cls = self._classes[class_type]
-        if self._defs[class_type].api == "v3":
-            return cls.validate_inputs(**kwargs)
+        nd = self._defs[class_type]
+        if nd.api == "v3":
+            return cls.validate_inputs(**_nested(nd, kwargs))
         return cls.VALIDATE_INPUTS(**kwargs)
 
     def fingerprint(self, class_type: str, kwargs: dict[str, Any]) -> Any:
         cls = self._classes[class_type]
-        if self._defs[class_type].api == "v3":
-            return cls.fingerprint_inputs(**kwargs)
+        nd = self._defs[class_type]
+        if nd.api == "v3":
+            return cls.fingerprint_inputs(**_nested(nd, kwargs))
         return cls.IS_CHANGED(**kwargs)
 
     def check_lazy(self, call: NodeCall) -> Any:
-        if self._defs[call.class_type].api == "v3":
-            return self._v3_class(call).check_lazy_status(**call.inputs)
+        nd = self._defs[call.class_type]
+        if nd.api == "v3":
+            inputs = call.inputs
+            if nd.has_dynamic:
+                inputs = build_nested_inputs(inputs, finalize_inputs(nd, inputs), with_keys=True)
+            return self._v3_class(call).check_lazy_status(**inputs)
         return self._instance(call).check_lazy_status(**call.inputs)
 
     def execute(self, call: NodeCall) -> NodeResult | Any:
         nd = self._defs[call.class_type]
         if nd.api == "v3":
-            out = self._v3_class(call).execute(**call.inputs)
+            out = self._v3_class(call).execute(**_nested(nd, call.inputs))
         else:
             kwargs = call.inputs
             if call.hidden:
@@ -91,6 +98,13 @@ class LocalRunner:
 
 
 _NO_HIDDEN = io.HiddenHolder()
+
+
+def _nested(nd: NodeDef, flat: dict[str, Any]) -> dict[str, Any]:
+    """v3 nodes with dynamic inputs get their dotted inputs re-nested (``values.value0`` -> ``values``)."""
+    if not nd.has_dynamic:
+        return flat
+    return build_nested_inputs(flat, finalize_inputs(nd, flat))
 
 
 def _hidden_values(hidden: dict[str, Any]) -> dict[str, Any]:

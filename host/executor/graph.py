@@ -26,14 +26,14 @@ class PromptGraph:
     """The links of a prompt, parsed once: per node its well-formed links to nodes present in the prompt
     (``declared`` tells whether the input is declared by the node's class)."""
 
-    def __init__(self, prompt: dict[str, dict[str, Any]], declared: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, prompt: dict[str, dict[str, Any]], nodes: dict[str, Any]) -> None:
         self.prompt = prompt
-        self._declared = declared  # class_type -> declared input names (a dict or set)
+        self._nodes = nodes  # class_type -> BoundNode
         self._links: dict[str, list[Link]] = {}
 
     def fork(self, prompt: dict[str, dict[str, Any]]) -> PromptGraph:
         """A graph over ``prompt`` (the same nodes plus, later, ephemeral ones) reusing the parsed links."""
-        forked = PromptGraph(prompt, self._declared)
+        forked = PromptGraph(prompt, self._nodes)
         forked._links = dict(self._links)
         return forked
 
@@ -41,11 +41,13 @@ class PromptGraph:
         found = self._links.get(nid)
         if found is None:
             node = self.prompt[nid]
-            declared = self._declared[node["class_type"]]
+            bound = self._nodes[node["class_type"]]
+            inputs = node.get("inputs") or {}
+            declared = bound.view(inputs).declared if bound.dynamic else bound.declared
             prompt = self.prompt
             found = self._links[nid] = [
                 (name, val[0], int(val[1]), name in declared)
-                for name, val in (node.get("inputs") or {}).items()
+                for name, val in inputs.items()
                 if type(val) is list and len(val) == 2 and val[0] in prompt and is_link(val)]
         return found
 

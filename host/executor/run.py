@@ -139,8 +139,9 @@ class PromptRun:
             bound = self.nodes[node["class_type"]]
             if not bound.nodedef.has_fingerprint:
                 continue
-            kwargs = {k: None if is_link(v) else v for k, v in (node.get("inputs") or {}).items()
-                      if k in bound.declared}
+            inputs = node.get("inputs") or {}
+            declared = bound.view(inputs).declared if bound.dynamic else bound.declared
+            kwargs = {k: None if is_link(v) else v for k, v in inputs.items() if k in declared}
             try:
                 fp = bound.runner.fingerprint(bound.nodedef.name, kwargs)
                 result[nid] = await fp if inspect.isawaitable(fp) else fp
@@ -229,8 +230,9 @@ class PromptRun:
         """Every input as a list of values; unevaluated lazy links give None and are listed as missing."""
         gathered: dict[str, list[Any]] = {}
         missing: list[str] = []
-        slots = bound.exec_slots
-        for name, val in (self.dyn.nodes[nid].get("inputs") or {}).items():
+        inputs = self.dyn.nodes[nid].get("inputs") or {}
+        slots = bound.view(inputs).exec_slots if bound.dynamic else bound.exec_slots
+        for name, val in inputs.items():
             slot = slots.get(name)
             if type(val) is list and is_link(val):
                 if slot is not None and slot.raw_link:

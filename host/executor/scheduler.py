@@ -44,7 +44,9 @@ class ExecutionList:
             self.pending[nid] = self._counter
             self._counter += 1
             self.blocks[nid] = 0
-            slots = self._bound(nid).exec_slots
+            bound = self._bound(nid)
+            slots = bound.view(self.graph.prompt[nid].get("inputs") or {}).exec_slots if bound.dynamic \
+                else bound.exec_slots
             for name, src, slot, _ in self.graph.links(nid):
                 spec = slots.get(name)
                 if (spec is not None and spec.lazy) or self.available(src):

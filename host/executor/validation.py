@@ -79,7 +79,7 @@ class _Validator:
     def __init__(self, prompt: dict[str, dict[str, Any]], registry: Registry) -> None:
         self.prompt = prompt
         self.nodes = registry.nodes
-        self.graph = PromptGraph(prompt, {name: b.declared for name, b in registry.nodes.items()})
+        self.graph = PromptGraph(prompt, registry.nodes)
         self.errors: dict[str, list[PromptError]] = {}
         self.coerced: dict[str, dict[str, Any]] = dict(prompt)
         self.valid: dict[str, bool] = {}
@@ -137,11 +137,12 @@ class _Validator:
         errors: list[PromptError] = []
         coerced = inputs
         input_types: dict[str, str] = {}
-        for name in bound.required:
+        slots = bound.view(inputs) if bound.dynamic else bound
+        for name in slots.required:
             if name not in inputs:
                 errors.append(PromptError("required_input_missing", "Required input is missing", name,
                                           {"input_name": name}))
-        declared = bound.declared
+        declared = slots.declared
         for name, val in inputs.items():
             slot = declared.get(name)
             if slot is None:

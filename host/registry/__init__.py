@@ -1,5 +1,5 @@
 """Node definitions bound to their runners; renders ``/object_info``."""
 
-from host.registry.registry import BoundNode, Conflict, Registry
+from host.registry.registry import BoundNode, Conflict, Registry, SlotView
 
-__all__ = ["BoundNode", "Conflict", "Registry"]
+__all__ = ["BoundNode", "Conflict", "Registry", "SlotView"]

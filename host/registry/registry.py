@@ -9,6 +9,7 @@ from host.executor.runner import NodeRunner
 from isolate.nodedef import InputSlot, NodeDef
 from isolate.v1 import nodedef_from_v1
 from isolate.v3 import nodedef_from_v3
+from isolate.v3_dynamic import finalize_inputs
 
 
 @dataclass(frozen=True)
@@ -20,24 +21,43 @@ class Conflict:
     rejected: str
 
 
+class SlotView:
+    """A node's input slots by name: ``declared`` (required and optional, what validation checks),
+    ``required`` names, ``exec_slots`` (every slot that receives a value, tuple-typed hidden entries included)."""
+
+    __slots__ = ("declared", "required", "exec_slots")
+
+    def __init__(self, slots: list[InputSlot]) -> None:
+        self.declared: dict[str, InputSlot] = {s.name: s for s in slots if s.section != "hidden"}
+        self.required = [s.name for s in slots if s.section == "required"]
+        self.exec_slots: dict[str, InputSlot] = {s.name: s for s in slots if s.hidden_kind is None}
+
+
 class BoundNode:
     """A NodeDef, its runner and the lookups the executor needs per node, computed once."""
 
     __slots__ = ("nodedef", "runner", "declared", "required", "exec_slots", "hidden_kinds", "output_types",
-                 "output_any", "uses_unique_id")
+                 "output_any", "uses_unique_id", "dynamic", "_static")
 
     def __init__(self, nodedef: NodeDef, runner: NodeRunner) -> None:
         self.nodedef = nodedef
         self.runner = runner
-        self.declared: dict[str, InputSlot] = {
-            s.name: s for s in nodedef.inputs if s.section != "hidden"}
-        self.required = [s.name for s in nodedef.inputs if s.section == "required"]
-        #: every slot that receives an input value (hidden entries given a tuple type included)
-        self.exec_slots: dict[str, InputSlot] = {s.name: s for s in nodedef.inputs if s.hidden_kind is None}
+        self._static = SlotView(nodedef.inputs)
+        #: v3 dynamic inputs (Autogrow, DynamicCombo, ...): the slots depend on each prompt node's inputs
+        self.dynamic = nodedef.has_dynamic
+        self.declared = self._static.declared
+        self.required = self._static.required
+        self.exec_slots = self._static.exec_slots
         self.hidden_kinds = [s.hidden_kind for s in nodedef.inputs if s.hidden_kind is not None]
         self.output_types = [o.type for o in nodedef.outputs]
         self.output_any = [o.any_type for o in nodedef.outputs]
         self.uses_unique_id = "UNIQUE_ID" in self.hidden_kinds
+
+    def view(self, node_inputs: dict[str, Any]) -> SlotView:
+        """The slots of one prompt node: the class's own, or its dynamic inputs finalized against the node."""
+        if not self.dynamic:
+            return self._static
+        return SlotView(finalize_inputs(self.nodedef, node_inputs))
 
 
 @dataclass

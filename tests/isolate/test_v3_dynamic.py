@@ -148,8 +148,7 @@ def test_runner_executes_with_nested_inputs() -> None:
     runner = LocalRunner()
     runner.add(nd, Dyn)
     live = {"values.value0": 2, "values.value2": 5, "mode": "none", "flag": False}
-    inputs = build_nested_inputs(live, finalize_inputs(nd, live))
-    res = runner.execute(NodeCall("p", "1", "Dyn", 0, inputs, {}))
+    res = runner.execute(NodeCall("p", "1", "Dyn", 0, live, {}))  # the runner re-nests the flat inputs
     assert res.values == (7,) and SEEN == [{"values": {"value0": 2, "value2": 5}, "mode": {"mode": "none"},
                                             "flag": False}]
 

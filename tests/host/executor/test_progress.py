@@ -138,3 +138,23 @@ async def test_interrupt_for_the_running_prompt(ex) -> None:
 def test_progress_outside_execution_is_a_no_op() -> None:
     assert current_node() is None
     report_progress(1, 2)
+
+
+async def test_v3_set_progress_updates_node_state_only(make_executor) -> None:
+    from isolate.api import ComfyAPISync, io
+
+    class V3Steps(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema("V3Steps", inputs=[io.Int.Input("n")], outputs=[io.Int.Output()])
+
+        @classmethod
+        def execute(cls, n):
+            ComfyAPISync().execution.set_progress(1, 2)
+            return io.NodeOutput(n)
+
+    executor, sink = make_executor(NODES | {"V3Steps": V3Steps})
+    await executor.run({"s": {"class_type": "V3Steps", "inputs": {"n": 1}},
+                        "o": {"class_type": "Show", "inputs": {"v": ["s", 0]}}}, "p")
+    assert sink.of(Progress) == []
+    assert ("running", 1, 2) in [(e.state, e.value, e.max) for e in sink.of(NodeState) if e.node_id == "s"]
