@@ -17,7 +17,7 @@ SHIPPED = {
     "PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline", "PrimitiveBoolean",
     "RebatchImages", "RebatchLatents", "PreviewAny",
     "StringConcatenate", "StringSubstring", "StringLength", "CaseConverter", "StringTrim", "StringReplace",
-    "StringContains", "StringCompare", "RegexMatch", "RegexExtract", "RegexReplace",
+    "StringContains", "StringCompare", "RegexMatch", "RegexExtract", "RegexReplace", "ComfySwitchNode",
 }
 
 
