@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class InterruptProcessingException(Exception):  # noqa: N818  (ComfyUI's name, which packs catch)
+    """The prompt was interrupted; raised from progress updates and interrupt checks, in the host or a child."""
+
+
 class ProgressHook(Protocol):
     def progress(self, node_id: str, value: float, max_value: float | None, preview: Any = None,
                  legacy: bool = True) -> None:

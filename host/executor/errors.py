@@ -6,6 +6,11 @@ from typing import Any
 
 import msgspec
 
+from isolate.context import InterruptProcessingException
+
+__all__ = ["DependencyCycleError", "InterruptProcessingException", "NodeErrors", "PromptError",
+           "ValidationFailed", "exception_type_name"]
+
 
 class PromptError(msgspec.Struct):
     """``{"type", "message", "details", "extra_info"}``."""
@@ -37,9 +42,6 @@ class ValidationFailed(Exception):
         return {"error": msgspec.to_builtins(self.error), "node_errors": msgspec.to_builtins(self.node_errors)}
 
 
-class InterruptProcessingException(Exception):
-    """Raised when an interrupt was requested; ends the prompt with ``execution_interrupted``."""
-
 
 class DependencyCycleError(Exception):
     """No node can run but some are still waiting: a cycle (reported as ``graph.DependencyCycleError``)."""
@@ -49,6 +51,8 @@ class DependencyCycleError(Exception):
 
 def exception_type_name(exc: BaseException) -> str:
     """``module.QualName`` of an exception class, builtins bare (COMPAT §4.10)."""
+    if isinstance(exc, InterruptProcessingException):
+        return "comfy.model_management.InterruptProcessingException"
     name = getattr(exc, "exception_type", None)
     if isinstance(name, str):
         return name

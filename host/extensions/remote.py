@@ -1,0 +1,127 @@
+"""The runner for nodes that live in an extension child: the same runner protocol as in-process nodes, over
+JSON-RPC. The executor never knows the difference."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from host.executor.runner import NodeRunner
+from isolate import protocol as p
+from isolate.calls import NodeCall, NodeResult
+from isolate.codec import Codec
+from isolate.context import CURRENT_NODE, InterruptProcessingException, ProgressHook
+from isolate.rpc.peer import Peer, PeerExited, RemoteError
+from isolate.rpc.transport import ChildProcess, spawn_child
+
+_INTERRUPT = f"{InterruptProcessingException.__module__}.{InterruptProcessingException.__qualname__}"
+
+
+class ExtensionCrashed(RuntimeError):
+    """The pack's process died while running a node (the message names the pack and the exit status)."""
+
+    exception_type = "ExtensionCrashed"
+
+
+class RemoteNodeError(RuntimeError):
+    """A node raised inside its pack's process: type, message and traceback are the child's."""
+
+    def __init__(self, err: RemoteError) -> None:
+        super().__init__(err.remote_message)
+        self.exception_type = err.remote_type
+        self.traceback_lines = err.remote_traceback.splitlines(keepends=True)
+
+
+class RemoteRunner(NodeRunner):
+    """Runs one pack's nodes in its child process (started by ``start``, restarted after a crash)."""
+
+    def __init__(self, name: str, pack_dir: Path, python: str = sys.executable,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.pack_dir = pack_dir
+        self.python = python
+        self.env = env
+        self.child: ChildProcess | None = None
+        self.codec = Codec(owner="host")
+        self.stderr: list[bytes] = []
+        #: the progress hook of each prompt with a call in flight here (progress arrives as notifications)
+        self._hooks: dict[str, ProgressHook] = {}
+
+    async def start(self) -> p.PackInfo:
+        """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
+        peer = Peer(self.name)
+        peer.register("progress", self._progress, p.ProgressParams)
+        argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
+        self.child = await spawn_child(argv, peer, env=self.env, on_stderr=self.stderr.append)
+        return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
+
+    async def _peer(self) -> Peer:
+        if self.child is None or self.child.returncode is not None:
+            if self.child is not None:
+                self.child.transport.close()  # the dead one: restart on the next call
+            await self.start()
+        assert self.child is not None
+        return self.child.peer
+
+    async def _call(self, method: str, params: Any, result_type: Any = Any) -> Any:
+        peer = await self._peer()
+        try:
+            return await peer.call(method, params, result_type=result_type)
+        except PeerExited as exc:
+            raise ExtensionCrashed(f"extension {self.name!r}: {str(exc).split(' ', 2)[-1]}") from exc
+        except RemoteError as exc:
+            if exc.remote_type == _INTERRUPT:
+                raise InterruptProcessingException() from exc
+            raise RemoteNodeError(exc) from exc
+
+    def _progress(self, params: p.ProgressParams) -> None:
+        hook = self._hooks.get(params.prompt_id)
+        if hook is not None:
+            try:
+                hook.progress(params.node_id, params.value, params.max, None, params.legacy)
+            except InterruptProcessingException:
+                self.interrupt()
+
+    def interrupt(self) -> None:
+        """Interrupt the node running in the child at its next progress update."""
+        if self.child is not None and self.child.returncode is None:
+            self.child.send_signal(signal.SIGUSR1)
+
+    # -- the runner protocol ----------------------------------------------------------------------------
+    async def validate(self, class_type: str, kwargs: dict[str, Any]) -> Any:
+        return await self._call("validate", p.ClassCall(class_type, self.codec.encode(kwargs)))
+
+    async def fingerprint(self, class_type: str, kwargs: dict[str, Any]) -> Any:
+        out = await self._call("fingerprint", p.ClassCall(class_type, self.codec.encode(kwargs)))
+        return self.codec.decode(out)
+
+    def _wire(self, call: NodeCall) -> p.WireCall:
+        hidden = self.codec.encode(dict(call.hidden)) if call.hidden else None
+        return p.WireCall(call.prompt_id, call.node_id, call.class_type, call.index,
+                          self.codec.encode(call.inputs), hidden)
+
+    async def check_lazy(self, call: NodeCall) -> list[str]:
+        self._remember_hook(call)
+        return await self._call("check_lazy", self._wire(call))
+
+    async def execute(self, call: NodeCall) -> NodeResult:
+        self._remember_hook(call)
+        out = await self._call("execute", self._wire(call), p.WireResult)
+        return NodeResult(values=tuple(self.codec.decode(out.values)), ui=self.codec.decode(out.ui),
+                          expand=self.codec.decode(out.expand))
+
+    def _remember_hook(self, call: NodeCall) -> None:
+        ctx = CURRENT_NODE.get()
+        if ctx is not None and ctx.hook is not None:
+            self._hooks[call.prompt_id] = ctx.hook
+
+    def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
+        if self.child is not None and self.child.returncode is None:
+            self.child.peer.notify("drop", p.DropParams(keys))
+
+    async def close(self) -> None:
+        if self.child is not None:
+            await self.child.close()
+            self.child = None

@@ -1,0 +1,158 @@
+"""The extension child: ``python -I -m isolate.child PACK_DIR NAME`` inside the pack's environment.
+
+Takes fd 1 for the protocol before anything else is imported, puts the compat modules (comfy_api, ...) on
+sys.path, imports the pack (v1 ``NODE_CLASS_MAPPINGS`` or v3 ``comfy_entrypoint``), reads its node definitions
+here, and serves the runner protocol over JSON-RPC with an in-process LocalRunner. SIGUSR1 from the host
+interrupts the running node at its next progress update.
+"""
+
+from isolate.rpc.stdio import take_stdout  # noqa: I001  (must run before anything else is imported)
+
+PROTO_FD = take_stdout() if __name__ == "__main__" else -1
+
+import asyncio  # noqa: E402
+import importlib  # noqa: E402
+import inspect  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from isolate import protocol as p  # noqa: E402
+from isolate.calls import NodeCall  # noqa: E402
+from isolate.codec import Codec  # noqa: E402
+from isolate.context import CURRENT_NODE, InterruptProcessingException, NodeContext  # noqa: E402
+from isolate.dynprompt import DynPromptData  # noqa: E402
+from isolate.local_runner import LocalRunner  # noqa: E402
+from isolate.nodedef import NodeDef  # noqa: E402
+from isolate.rpc.peer import Peer  # noqa: E402
+
+
+async def load_pack(pack_dir: Path, name: str) -> tuple[dict[str, type], dict[str, str], str | None]:
+    """Import the pack as ComfyUI does (a module named after its folder) and collect its node classes."""
+    sys.path.insert(0, str(pack_dir.parent))
+    module = importlib.import_module(pack_dir.name)
+    web = getattr(module, "WEB_DIRECTORY", None)
+    mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
+    if mappings is not None:
+        return dict(mappings), dict(getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", {}) or {}), web
+    entry = getattr(module, "comfy_entrypoint", None)
+    if entry is None:
+        raise ImportError(f"pack {name!r} has neither NODE_CLASS_MAPPINGS nor comfy_entrypoint")
+    ext = entry()
+    ext = await ext if inspect.isawaitable(ext) else ext
+    await ext.on_load()
+    nodes = await ext.get_node_list()
+    return {cls.define_schema().node_id: cls for cls in nodes}, {}, web
+
+
+class ChildProgress:
+    """The progress hook inside a child: a notification to the host (no round trip), and the interrupt flag
+    SIGUSR1 sets."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.interrupted = False
+
+    def progress(self, node_id: str, value: float, max_value: float | None, preview: Any = None,
+                 legacy: bool = True) -> None:
+        if self.interrupted:
+            raise InterruptProcessingException()
+        ctx = CURRENT_NODE.get()
+        prompt_id = ctx.prompt_id if ctx is not None else ""
+        self.peer.notify("progress", p.ProgressParams(prompt_id, node_id, value, max_value, legacy))
+
+
+class ChildServer:
+    def __init__(self, name: str, pack_dir: Path, peer: Peer, codec: Codec) -> None:
+        self.name, self.pack_dir, self.peer, self.codec = name, pack_dir, peer, codec
+        self.runner = LocalRunner()
+        self.info = p.PackInfo(name=name, nodes=[])
+        self.hook = ChildProgress(peer)
+
+    async def load(self) -> None:
+        from isolate.v1 import nodedef_from_v1
+        from isolate.v3 import nodedef_from_v3
+
+        try:
+            classes, display, web = await load_pack(self.pack_dir, self.name)
+        except Exception as exc:
+            self.info.failures["<import>"] = "".join(traceback.format_exception(exc))
+            return
+        self.info.web_directory = web
+        module = f"custom_nodes.{self.pack_dir.name}"
+        for node_name, cls in classes.items():
+            try:
+                nd: NodeDef = (nodedef_from_v3(cls, origin=self.name, python_module=module)
+                               if hasattr(cls, "define_schema") else
+                               nodedef_from_v1(node_name, cls, display.get(node_name), module, self.name))
+            except Exception as exc:
+                self.info.failures[node_name] = f"{type(exc).__name__}: {exc}"
+                continue
+            self.runner.add(nd, cls)
+            self.info.nodes.append(nd)
+
+    def register(self) -> None:
+        peer = self.peer
+        peer.register("list_nodes", lambda _: self.info)
+        peer.register("validate", self.validate, p.ClassCall)
+        peer.register("fingerprint", self.fingerprint, p.ClassCall)
+        peer.register("check_lazy", self.check_lazy, p.WireCall)
+        peer.register("execute", self.execute, p.WireCall)
+        peer.register("drop", lambda d: self.runner.drop(d.keys), p.DropParams)
+
+    def validate(self, call: p.ClassCall) -> Any:
+        return self.runner.validate(call.class_type, self.codec.decode(call.kwargs))
+
+    def fingerprint(self, call: p.ClassCall) -> Any:
+        return _finish(self.runner.fingerprint(call.class_type, self.codec.decode(call.kwargs)), self.codec.encode)
+
+    def node_call(self, call: p.WireCall) -> NodeCall:
+        hidden = self.codec.decode(call.hidden) if call.hidden else {}
+        if isinstance(hidden.get("DYNPROMPT"), dict):
+            import msgspec
+
+            hidden["DYNPROMPT"] = msgspec.convert(hidden["DYNPROMPT"], DynPromptData)
+        return NodeCall(call.prompt_id, call.node_id, call.class_type, call.index, self.codec.decode(call.inputs),
+                        hidden)
+
+    def check_lazy(self, call: p.WireCall) -> Any:
+        return self.in_context(call, lambda c: self.runner.check_lazy(c), lambda names: list(names or []))
+
+    def execute(self, call: p.WireCall) -> Any:
+        return self.in_context(call, self.runner.execute, lambda r: p.WireResult(
+            self.codec.encode(list(r.values)), self.codec.encode(r.ui), self.codec.encode(r.expand)))
+
+    def in_context(self, call: p.WireCall, body: Any, convert: Any) -> Any:
+        node_call = self.node_call(call)
+        self.hook.interrupted = False
+        token = CURRENT_NODE.set(NodeContext(call.prompt_id, call.node_id, call.index, self.hook))
+        try:
+            out = body(node_call)
+            if inspect.isawaitable(out):
+                return _finish(asyncio.ensure_future(out), convert)  # the task keeps this context
+        finally:
+            CURRENT_NODE.reset(token)
+        return convert(out)
+
+
+async def _finish(out: Any, convert: Any) -> Any:
+    return convert(await out) if inspect.isawaitable(out) else convert(out)
+
+
+async def main(pack_dir: Path, name: str) -> None:
+    from isolate.compat_path import install
+    from isolate.rpc.transport import serve_stdio
+
+    install()
+    peer = Peer(name)
+    server = ChildServer(name, pack_dir, peer, Codec(owner=name))
+    signal.signal(signal.SIGUSR1, lambda *_: setattr(server.hook, "interrupted", True))
+    await server.load()
+    server.register()
+    await serve_stdio(peer, PROTO_FD)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]).resolve(), sys.argv[2]))

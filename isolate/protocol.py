@@ -1,0 +1,56 @@
+"""The methods host and extension child speak over JSON-RPC, one params Struct each (values inside are encoded
+by isolate.codec). Host -> child: list_nodes, validate, fingerprint, check_lazy, execute, drop.
+Child -> host: progress (a notification; it carries prompt_id and node_id explicitly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from isolate.nodedef import NodeDef
+
+
+class PackInfo(msgspec.Struct):
+    """What a child found in its pack: node definitions, the web folder, what failed to load."""
+
+    name: str
+    nodes: list[NodeDef]
+    web_directory: str | None = None
+    failures: dict[str, str] = {}
+
+
+class ClassCall(msgspec.Struct):
+    """validate / fingerprint: a class-level call with encoded kwargs."""
+
+    class_type: str
+    kwargs: Any
+
+
+class WireCall(msgspec.Struct):
+    """check_lazy / execute: one call of a node (isolate.calls.NodeCall with encoded inputs and hidden)."""
+
+    prompt_id: str
+    node_id: str
+    class_type: str
+    index: int
+    inputs: Any
+    hidden: Any = None
+
+
+class WireResult(msgspec.Struct):
+    values: Any
+    ui: Any = None
+    expand: Any = None
+
+
+class DropParams(msgspec.Struct):
+    keys: list[tuple[str, str]] | None = None
+
+
+class ProgressParams(msgspec.Struct):
+    prompt_id: str
+    node_id: str
+    value: float
+    max: float | None = None
+    legacy: bool = True

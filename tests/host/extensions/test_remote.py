@@ -1,0 +1,185 @@
+"""Nodes of a pack running in its own process, through the same runner protocol (real child processes)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from builtin_nodes import load_builtin
+from host.executor.events import Executing, ExecutionError, ListSink, NodeState, Progress
+from host.executor.executor import Executor
+from host.extensions.packs import start_pack
+from host.registry import Registry
+
+PACKS = Path(__file__).resolve().parents[2] / "packs"
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def pack(paths):
+    registry = Registry()
+    load_builtin(registry, paths)
+    runner, info = await start_pack(registry, PACKS / "demo_pack")
+    registry.freeze()
+    sink = ListSink()
+    yield Executor(registry, sink), sink, runner, info
+    await runner.close()
+
+
+def add(a, b=1) -> dict:
+    return {"class_type": "DemoAdd", "inputs": {"a": a, "b": b}}
+
+
+def show(src: str) -> dict:
+    return {"class_type": "DemoShow", "inputs": {"value": [src, 0]}}
+
+
+async def test_pack_nodes_register_with_their_definitions(pack) -> None:
+    executor, _, runner, info = pack
+    names = {n.name for n in info.nodes}
+    assert {"DemoAdd", "DemoShow", "DemoV3Twice"} <= names and info.failures == {}
+    entry = executor.registry.object_info("DemoAdd")["DemoAdd"]
+    assert entry["display_name"] == "Demo Add" and entry["python_module"] == "custom_nodes.demo_pack"
+    assert executor.registry.get("DemoAdd").runner is runner
+    assert info.web_directory == "./web"
+
+
+async def test_isolated_chain_runs_in_the_child(pack) -> None:
+    executor, sink, runner, _ = pack
+    prompt = {"1": add(2, 3), "2": {"class_type": "DemoAdd", "inputs": {"a": ["1", 0], "b": 10}}, "s": show("2")}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["s"]["text"] == ["15"]
+    assert result.outputs["s"]["pid"] == [runner.child.pid]
+    stderr = b"".join(runner.stderr)
+    assert b"demo_pack prints to stdout at import" in stderr and b"DemoAdd running: 2 + 3" in stderr
+
+
+async def test_mixed_builtin_and_isolated_nodes(pack) -> None:
+    executor, _, _, _ = pack
+    prompt = {"1": {"class_type": "PrimitiveInt", "inputs": {"value": 4}},
+              "2": {"class_type": "DemoV3Twice", "inputs": {"v": ["1", 0]}},
+              "s": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["s"]["text"] == ["8"]
+
+
+async def test_v3_hidden_values_reach_the_child(pack) -> None:
+    executor, _, _, _ = pack
+    prompt = {"t": {"class_type": "DemoV3Twice", "inputs": {"v": 1}}, "s": show("t")}
+    result = await executor.run(prompt, "p")
+    assert result.outputs["t"] == {"who": ["t"]}
+
+
+async def test_validate_inputs_runs_in_the_child(pack) -> None:
+    from host.executor.errors import ValidationFailed
+
+    executor, _, _, _ = pack
+    with pytest.raises(ValidationFailed) as info:
+        await executor.run({"g": {"class_type": "DemoGate", "inputs": {"value": 13, "open": True}},
+                            "s": show("g")}, "p")
+    assert info.value.node_errors["g"].errors[0].details == "value - 13 is unlucky"
+
+
+async def test_blocker_from_the_child(pack) -> None:
+    executor, sink, _, _ = pack
+    result = await executor.run({"g": {"class_type": "DemoGate", "inputs": {"value": 1, "open": False}},
+                                 "s": show("g")}, "p")
+    assert result.status == "success" and "s" not in result.outputs
+    assert sink.of(ExecutionError)[0].exception_message == "Execution Blocked: gate closed"
+
+
+async def test_lazy_inputs_and_expansion_in_the_child(pack) -> None:
+    executor, sink, _, _ = pack
+    prompt = {"y": add(1), "n": add(100), "sw": {"class_type": "DemoSwitch", "inputs": {
+        "pick": True, "yes": ["y", 0], "no": ["n", 0]}}, "x": {"class_type": "DemoExpand", "inputs": {
+            "start": ["sw", 0], "n": 3}}, "s": show("x")}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["s"]["text"] == ["32"]
+    assert "n" not in {e.node for e in sink.of(Executing)}
+
+
+async def test_one_instance_per_node_in_the_child(pack) -> None:
+    executor, _, _, _ = pack
+    prompt = {"c": {"class_type": "DemoCount", "inputs": {"x": 1}}, "s": show("c")}
+    first = await executor.run(prompt, "a")
+    prompt["c"]["inputs"]["x"] = 2  # same node id, new input: the same instance runs again
+    second = await executor.run(prompt, "b")
+    assert first.outputs["s"]["text"] == ["1"] and second.outputs["s"]["text"] == ["2"]
+
+
+async def test_async_isolated_nodes_overlap(pack) -> None:
+    executor, sink, _, _ = pack
+    prompt = {"a": {"class_type": "DemoSleep", "inputs": {"seconds": 0.3, "value": 1}},
+              "b": {"class_type": "DemoSleep", "inputs": {"seconds": 0.3, "value": 2}},
+              "sa": show("a"), "sb": show("b")}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success"
+    order = [(type(e).__name__, getattr(e, "node", None) or e.node_id) for e in sink.events
+             if isinstance(e, Executing) or (isinstance(e, NodeState) and e.state == "finished")]
+    first_finish = min(i for i, (kind, node) in enumerate(order) if kind == "NodeState" and node in ("a", "b"))
+    assert {node for kind, node in order[:first_finish] if kind == "Executing"} >= {"a", "b"}
+
+
+async def test_progress_from_the_child(pack) -> None:
+    executor, sink, _, _ = pack
+    result = await executor.run({"p": {"class_type": "DemoProgress", "inputs": {"steps": 3, "delay": 0.0}},
+                                 "s": show("p")}, "pp")
+    assert result.status == "success"
+    await asyncio.sleep(0.05)
+    assert [(e.value, e.max, e.node, e.prompt_id) for e in sink.of(Progress)] == [
+        (1, 3, "p", "pp"), (2, 3, "p", "pp"), (3, 3, "p", "pp")]
+
+
+async def test_interrupt_reaches_code_in_the_child(pack) -> None:
+    executor, sink, _, _ = pack
+
+    async def interrupt_soon() -> None:
+        await asyncio.sleep(0.3)
+        executor.interrupt()
+
+    task = asyncio.ensure_future(interrupt_soon())
+    result = await executor.run({"p": {"class_type": "DemoProgress", "inputs": {"steps": 400, "delay": 0.01}},
+                                 "s": show("p")}, "pp")
+    await task
+    assert result.status == "interrupted"
+    assert len(sink.of(Progress)) < 400
+
+
+async def test_node_exception_in_the_child_is_typed(pack) -> None:
+    executor, sink, _, _ = pack
+    result = await executor.run({"c": {"class_type": "DemoCrash", "inputs": {"how": "raise", "value": 5}},
+                                 "s": show("c")}, "p")
+    assert result.status == "error"
+    err = sink.of(ExecutionError)[0]
+    assert (err.node_id, err.exception_type, err.exception_message) == ("c", "ValueError", "demo failure with 5")
+
+
+@pytest.mark.parametrize(("how", "status"), [("exit", "exited with status 7"), ("sigkill", "killed by signal 9"),
+                                             ("segfault", "killed by signal 11")])
+async def test_crashing_child_fails_the_prompt_and_is_restarted(pack, how: str, status: str) -> None:
+    executor, sink, runner, _ = pack
+    old_pid = runner.child.pid
+    result = await executor.run({"c": {"class_type": "DemoCrash", "inputs": {"how": how, "value": 1}},
+                                 "s": show("c")}, "p")
+    assert result.status == "error"
+    err = sink.of(ExecutionError)[0]
+    assert err.exception_type == "ExtensionCrashed" and "demo_pack" in err.exception_message
+    assert status in err.exception_message
+    ok = await executor.run({"1": add(1, 1), "s": show("1")}, "q")  # the next prompt runs normally
+    assert ok.status == "success" and ok.outputs["s"]["text"] == ["2"]
+    assert runner.child.pid != old_pid
+
+
+async def test_pack_that_fails_to_import(paths) -> None:
+    registry = Registry()
+    runner, info = await start_pack(registry, PACKS / "broken_pack")
+    try:
+        assert info.nodes == [] and "this_module_does_not_exist" in info.failures["<import>"]
+        assert "broken_pack:<import>" in registry.failures
+    finally:
+        await runner.close()
