@@ -2,9 +2,14 @@
 
 ``rpc_p50_ms`` / ``rpc_p99_ms``: a trivial host -> child call, 2,000 calls after warm-up. ``callback_p50_ms``:
 child -> host. ``child_start_s``: a bare child importing torch, from spawn to its first answered call, beside
-``import_torch_s`` (``python -c "import torch"``); both the median of 5 interleaved runs. With ``--json`` the
-last line is one JSON object. Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x
-import torch. (pyisolate measured here: 0.47-0.68 ms p50.)
+``import_torch_s`` (``python -c "import torch"``); both the median of 5 interleaved runs.
+``chain200_us_per_node``: 200 trivial nodes in a chain run in a pack's child through the executor, beside
+``chain200_inprocess_us_per_node`` (the same node classes in-process). ``cold_start_s``: from this host (torch
+already imported) to the first result of a pack that imports torch, median of 5 (interleaved with
+``import_torch_s``). ``idle_child_rss_mb``: that pack's idle child. With ``--json`` the last line is one JSON
+object. Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain
+<= 0.3 ms per node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start
+1.8-2.1 s.)
 """
 
 from __future__ import annotations
@@ -62,6 +67,72 @@ async def child_start() -> float:
     return elapsed
 
 
+BENCH_PACK = ROOT / "bench" / "packs" / "bench_pack"
+
+
+def chain_prompt(n: int) -> dict:
+    prompt = {"0": {"class_type": "BenchInc", "inputs": {"v": 0}}}
+    for i in range(1, n):
+        prompt[str(i)] = {"class_type": "BenchInc", "inputs": {"v": [str(i - 1), 0]}}
+    prompt["out"] = {"class_type": "BenchOut", "inputs": {"v": [str(n - 1), 0]}}
+    return prompt
+
+
+async def chain_figures(n: int = 200, repeats: int = 5) -> dict[str, float]:
+    """Per-node time of an isolated chain (fresh executor each run: nothing cached) beside in-process."""
+    from host.executor.events import ListSink
+    from host.executor.executor import Executor
+    from host.extensions.packs import start_pack
+    from host.registry import Registry
+    from isolate.local_runner import LocalRunner
+
+    sys.path.insert(0, str(BENCH_PACK.parent))
+    import bench_pack
+
+    remote_reg, local_reg = Registry(), Registry()
+    runner, _ = await start_pack(remote_reg, BENCH_PACK)
+    local_reg.add_classes(bench_pack.NODE_CLASS_MAPPINGS, LocalRunner())
+    figures = {}
+    try:
+        for key, reg in (("chain200_us_per_node", remote_reg), ("chain200_inprocess_us_per_node", local_reg)):
+            times = []
+            for _ in range(repeats + 1):
+                ex = Executor(reg, ListSink())
+                t0 = time.perf_counter()
+                result = await ex.run(chain_prompt(n), "bench")
+                times.append((time.perf_counter() - t0) / n * 1e6)
+                assert result.status == "success" and result.outputs["out"] == {"v": [n]}, result.error
+            figures[key] = statistics.median(times[1:])
+        figures["idle_child_rss_mb"] = child_rss_mb(runner.child.pid)
+    finally:
+        await runner.close()
+    return figures
+
+
+def child_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def cold_start() -> float:
+    """Host with torch imported -> a pack importing torch -> its first node result."""
+    from host.executor.events import ListSink
+    from host.executor.executor import Executor
+    from host.extensions.packs import start_pack
+    from host.registry import Registry
+
+    registry = Registry()
+    t0 = time.perf_counter()
+    runner, _ = await start_pack(registry, BENCH_PACK)
+    result = await Executor(registry, ListSink()).run(chain_prompt(1), "cold")
+    elapsed = time.perf_counter() - t0
+    assert result.status == "success", result.error
+    await runner.close()
+    return elapsed
+
+
 def import_torch() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
@@ -76,13 +147,21 @@ def main() -> None:
     figures: dict[str, object] = asyncio.run(rpc_figures(args.calls))
     print(f"host -> child call: p50 {figures['rpc_p50_ms']:.3f} ms, p99 {figures['rpc_p99_ms']:.3f} ms")
     print(f"child -> host call: p50 {figures['callback_p50_ms']:.3f} ms")
-    starts, imports = [], []
+    import torch  # noqa: F401  (the host has torch imported, as a running nodehost does)
+
+    figures.update(asyncio.run(chain_figures()))
+    print(f"200-node chain: isolated {figures['chain200_us_per_node']:.1f} us/node, in-process "
+          f"{figures['chain200_inprocess_us_per_node']:.1f} us/node; idle child {figures['idle_child_rss_mb']:.0f} MB")
+    starts, colds, imports = [], [], []
     for _ in range(5):
         starts.append(asyncio.run(child_start()))
+        colds.append(asyncio.run(cold_start()))
         imports.append(import_torch())
     figures["child_start_s"] = statistics.median(starts)
+    figures["cold_start_s"] = statistics.median(colds)
     figures["import_torch_s"] = statistics.median(imports)
-    print(f"child start with torch: {figures['child_start_s']:.2f} s; import torch: {figures['import_torch_s']:.2f} s")
+    print(f"child start with torch: {figures['child_start_s']:.2f} s; pack cold start: {figures['cold_start_s']:.2f} s;"
+          f" import torch: {figures['import_torch_s']:.2f} s")
     if args.json:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 
