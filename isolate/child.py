@@ -6,8 +6,10 @@ here, and serves the runner protocol over JSON-RPC with an in-process LocalRunne
 interrupts the running node at its next progress update.
 """
 
-from isolate.rpc.stdio import take_stdout  # noqa: I001  (must run before anything else is imported)
+from isolate.rpc.stdio import die_with_parent, take_stdout  # noqa: I001  (must run before anything else)
 
+if __name__ == "__main__":
+    die_with_parent()
 PROTO_FD = take_stdout() if __name__ == "__main__" else -1
 
 import asyncio  # noqa: E402

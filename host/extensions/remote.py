@@ -3,6 +3,7 @@ JSON-RPC. The executor never knows the difference."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -54,7 +55,10 @@ class RemoteRunner(NodeRunner):
         peer = Peer(self.name)
         peer.register("progress", self._progress, p.ProgressParams)
         argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
-        self.child = await spawn_child(argv, peer, env=self.env, on_stderr=self.stderr.append)
+        env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
+                                                                            "VIRTUAL_ENV")}
+        env["NODEHOST_PARENT_PID"] = str(os.getpid())
+        self.child = await spawn_child(argv, peer, env=env, on_stderr=self.stderr.append)
         return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
 
     async def _peer(self) -> Peer:

@@ -183,3 +183,30 @@ async def test_pack_that_fails_to_import(paths) -> None:
         assert "broken_pack:<import>" in registry.failures
     finally:
         await runner.close()
+
+
+def test_children_die_with_a_host_killed_by_sigkill() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    host = subprocess.Popen([sys.executable, str(Path(__file__).with_name("host_app.py")), str(PACKS / "demo_pack")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        child_pid = int(host.stdout.readline())
+        os.kill(child_pid, 0)  # alive
+        host.send_signal(signal.SIGKILL)
+        host.wait(10)
+        for _ in range(200):
+            try:
+                os.kill(child_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.025)
+        else:
+            pytest.fail("the child outlived its host")
+    finally:
+        host.kill()
+        host.stdout.close()
