@@ -1,0 +1,65 @@
+"""Loading every pack of an extensions folder: one uv environment each (built in parallel, cached), one child
+each, nodes registered; a pack whose environment or import fails is reported and everything else goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host.extensions.packs import start_pack
+from host.extensions.remote import RemoteRunner
+from host.registry import Registry
+from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
+
+
+@dataclass
+class PackStatus:
+    """What ``nodehost ext list`` shows for a pack."""
+
+    name: str
+    path: Path
+    state: str  # ready | failed | disabled
+    reason: str = ""
+    nodes: list[str] = field(default_factory=list)
+    env: PackEnv | None = None
+
+
+def discover(ext_dir: Path) -> list[Path]:
+    """Pack folders as ComfyUI finds them: directories, ``*.disabled`` and hidden ones skipped (reported)."""
+    if not ext_dir.is_dir():
+        return []
+    return sorted(p for p in ext_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilder, *,
+                          find_links: list[str] | None = None, offline: bool = False,
+                          manifests: dict[str, dict[str, Any]] | None = None
+                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
+    """Build every pack's environment (in parallel), start its child and register its nodes."""
+    packs = discover(ext_dir)
+    statuses = [PackStatus(p.name, p, "disabled") for p in packs if p.name.endswith(".disabled")]
+    active = [p for p in packs if not p.name.endswith(".disabled")]
+
+    async def one(pack_dir: Path) -> tuple[RemoteRunner | None, PackStatus]:
+        status = PackStatus(pack_dir.name, pack_dir, "failed")
+        try:
+            reqs = read_requirements(pack_dir, (manifests or {}).get(pack_dir.name))
+            status.env = await builder.ensure(EnvSpec(pack_dir.name, reqs, list(find_links or []), offline))
+        except (VenvBuildError, ValueError, OSError) as exc:
+            status.reason = str(exc)
+            registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
+            return None, status
+        runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python))
+        status.nodes = [n.name for n in info.nodes]
+        if "<import>" in info.failures:
+            status.reason = info.failures["<import>"].strip().splitlines()[-1]
+            await runner.close()
+            return None, status
+        status.state = "ready"
+        return runner, status
+
+    results = await asyncio.gather(*(one(p) for p in active))
+    runners = [r for r, _ in results if r is not None]
+    return runners, statuses + [s for _, s in results]
