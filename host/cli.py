@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from host import cli_ext
 from host.executor.errors import ValidationFailed
 from host.executor.events import Event, Executed, Executing, ExecutionError
 
@@ -60,16 +61,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
     load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
-    registry.freeze()
-    freeze_startup_objects()
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
     with ExecutorThread() as worker:
+        runners, statuses = worker.call(cli_ext.load(registry, args))  # children belong to the worker's loop
+        cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
+        registry.freeze()
+        freeze_startup_objects()
         try:
             result = worker.call(executor.run(prompt, str(uuid.uuid4())))
         except ValidationFailed as err:
             print(format_validation_error(err), file=sys.stderr)
             return 1
+        finally:
+            worker.call(cli_ext.close(runners))
     if result.status != "success":
         err = result.error or {}
         print(f"execution {result.status} at node {err.get('node_id')} ({err.get('node_type')}): "
@@ -100,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
     add_cache_flags(run)
+    cli_ext.add_extension_flags(run)
     run.set_defaults(func=cmd_run)
+    cli_ext.add_ext_parser(sub)
     return parser
 
 

@@ -80,3 +80,31 @@ def test_run_with_cache_none(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     rc = main(["run", str(EXAMPLE), "--output-directory", str(tmp_path / "out"), "--temp-directory",
                str(tmp_path / "tmp"), "--cache-none"])
     assert rc == 0 and (tmp_path / "out" / "invert_00001_.png").exists()
+
+
+def test_run_with_an_extension_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    ext = tmp_path / "extensions"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "packs" / "demo_pack", ext / "demo_pack")
+    prompt = tmp_path / "p.json"
+    prompt.write_text(json.dumps({"1": {"class_type": "DemoAdd", "inputs": {"a": 2, "b": 5}},
+                                  "2": {"class_type": "DemoShow", "inputs": {"value": ["1", 0]}}}))
+    rc = main(["run", str(prompt), "--output-directory", str(tmp_path / "o"), "--extensions-dir", str(ext),
+               "--envs-dir", str(tmp_path / "envs"), "--offline"])
+    out = capsys.readouterr().out
+    assert rc == 0 and '"text": ["7"]' in out
+
+
+def test_ext_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    packs = Path(__file__).resolve().parents[1] / "packs"
+    ext = tmp_path / "extensions"
+    shutil.copytree(packs / "demo_pack", ext / "demo_pack")
+    shutil.copytree(packs / "broken_pack", ext / "broken_pack")
+    rc = main(["ext", "list", "--extensions-dir", str(ext), "--envs-dir", str(tmp_path / "envs"), "--offline"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "demo_pack" in out and "ready" in out and "DemoAdd" in out
+    assert "broken_pack" in out and "failed" in out and "this_module_does_not_exist" in out
