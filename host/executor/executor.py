@@ -56,6 +56,10 @@ class Executor:
         if prompt_id is not None and prompt_id != self.running_prompt:
             return False
         self.interrupt_flag.set()
+        for runner in {id(b.runner): b.runner for b in self.registry.nodes.values()}.values():
+            interrupt = getattr(runner, "interrupt", None)  # runners whose nodes run elsewhere (a child)
+            if interrupt is not None and self.running_prompt is not None:
+                interrupt()
         return True
 
     async def validate(self, prompt: Any, partial_targets: list[str] | None = None) -> ValidatedPrompt:

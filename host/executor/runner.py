@@ -28,3 +28,6 @@ class NodeRunner(Protocol):
 
     def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
         """Forget node instances: the given (node id, class_type) keys, or all of them."""
+
+    # A runner whose nodes run in another process may also define ``interrupt()`` (thread-safe): the executor
+    # calls it when the running prompt is interrupted, so code running there stops at its next check.
