@@ -16,7 +16,7 @@ print("the child prints at import", flush=True)  # must land on stderr
 os.write(1, b"a C-level write to fd 1 at import\n")
 
 peer = Peer("child")
-STATE = {"cancelled": 0}
+STATE = {"cancelled": 0, "started": 0}
 
 
 class ChildError(Exception):
@@ -38,6 +38,7 @@ def fail(params):
 
 
 async def sleep(params):
+    STATE["started"] += 1
     try:
         await asyncio.sleep(params["seconds"])
     except asyncio.CancelledError:
@@ -74,7 +75,8 @@ def notify(params):
 
 for name, fn in [("echo", echo), ("noisy", noisy), ("fail", fail), ("sleep", sleep), ("nest", nest),
                  ("callback", callback), ("die", die), ("kill_self", kill_self), ("notify", notify),
-                 ("cancelled", lambda p: STATE["cancelled"])]:
+                 ("cancelled", lambda p: STATE["cancelled"]),
+                 ("started", lambda p: STATE["started"])]:
     peer.register(name, fn)
 
 if __name__ == "__main__":

@@ -176,7 +176,37 @@ class DemoV3Twice(io.ComfyNode):
         return io.NodeOutput(v * 2, ui={"who": [cls.hidden.unique_id]})
 
 
-NODE_CLASS_MAPPINGS = {c.__name__: c for c in (DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash,
-                                               DemoSwitch, DemoExpand, DemoGate, DemoV3Twice)}
+class DemoInvert:
+    """IMAGE in, IMAGE out: the tensor crosses both ways through shared memory."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    def run(self, image):
+        return (1.0 - image,)
+
+
+class DemoShape:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "demo"
+
+    def run(self, image):
+        return {"ui": {"shape": list(image.shape), "sum": [float(image.sum())]}}
+
+
+NODE_CLASS_MAPPINGS = {c.__name__: c for c in (
+    DemoInvert, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch, DemoExpand,
+    DemoGate, DemoV3Twice)}
 NODE_DISPLAY_NAME_MAPPINGS = {"DemoAdd": "Demo Add"}
 WEB_DIRECTORY = "./web"
