@@ -72,6 +72,9 @@ class ChildServer:
         self.runner = LocalRunner()
         self.info = p.PackInfo(name=name, nodes=[])
         self.hook = ChildProgress(peer)
+        from isolate.shm import ShmClient
+
+        self.shm = ShmClient()
 
     async def load(self) -> None:
         from isolate.v1 import nodedef_from_v1
@@ -123,10 +126,33 @@ class ChildServer:
         return self.in_context(call, lambda c: self.runner.check_lazy(c), lambda names: list(names or []))
 
     def execute(self, call: p.WireCall) -> Any:
-        return self.in_context(call, self.runner.execute, lambda r: p.WireResult(
-            self.codec.encode(list(r.values)), self.codec.encode(r.ui), self.codec.encode(r.expand)))
+        return self.in_context(call, self.runner.execute, self.encode_result)
+
+    def encode_result(self, result: Any) -> Any:
+        """Outputs are carved from host-granted slabs; when none has room, ask the host for one and retry."""
+        from isolate.shm import SlabExhausted
+
+        try:
+            return p.WireResult(self.codec.encode(list(result.values)), self.codec.encode(result.ui),
+                                self.codec.encode(result.expand))
+        except SlabExhausted as full:
+            return self._with_grant(result, full.needed)
+
+    async def _with_grant(self, result: Any, needed: int) -> Any:
+        from isolate.shm import SlabGrant
+
+        grant = await self.peer.call("grant_slab", p.GrantParams(needed), result_type=SlabGrant)
+        self.shm.add_grant(grant)
+        return self.encode_result(result)
+
+    def flush_releases(self) -> None:
+        """Tell the host which received handles this child no longer views (after each call)."""
+        items = self.shm.take_released()
+        if items:
+            self.peer.notify("release", p.ReleaseParams(items))
 
     def in_context(self, call: p.WireCall, body: Any, convert: Any) -> Any:
+        asyncio.get_running_loop().call_soon(self.flush_releases)
         node_call = self.node_call(call)
         self.hook.interrupted = False
         token = CURRENT_NODE.set(NodeContext(call.prompt_id, call.node_id, call.index, self.hook))
@@ -137,6 +163,14 @@ class ChildServer:
         finally:
             CURRENT_NODE.reset(token)
         return convert(out)
+
+
+def _handle(data: Any) -> Any:
+    import msgspec
+
+    from isolate.shm import TensorHandle
+
+    return msgspec.convert(data, TensorHandle)
 
 
 async def _finish(out: Any, convert: Any) -> Any:
@@ -150,6 +184,7 @@ async def main(pack_dir: Path, name: str) -> None:
     install()
     peer = Peer(name)
     server = ChildServer(name, pack_dir, peer, Codec(owner=name))
+    server.codec = Codec(owner=name, export=server.shm.export, open=lambda h: server.shm.open(_handle(h)))
     signal.signal(signal.SIGUSR1, lambda *_: setattr(server.hook, "interrupted", True))
     await server.load()
     server.register()

@@ -48,6 +48,18 @@ class DropParams(msgspec.Struct):
     keys: list[tuple[str, str]] | None = None
 
 
+class GrantParams(msgspec.Struct):
+    """child -> host: a slab of at least ``min_bytes`` to carve outputs from."""
+
+    min_bytes: int
+
+
+class ReleaseParams(msgspec.Struct):
+    """child -> host (notification): handles or whole segments the child no longer views."""
+
+    items: list[Any]
+
+
 class ProgressParams(msgspec.Struct):
     prompt_id: str
     node_id: str

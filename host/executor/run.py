@@ -122,6 +122,7 @@ class PromptRun:
         except NodeFailed as failure:
             return self.failed(failure)
         finally:
+            self.abandon_tasks()
             if not self.cache.keeps_instances:
                 self.ex.drop_all_instances()
         self.emit(ExecutionSuccess(self.prompt_id, now_ms()), record=True)
@@ -320,6 +321,18 @@ class PromptRun:
             exception_type="ExecutionBlocked", traceback=[], current_inputs=[], current_outputs=[],
             timestamp=now_ms()))
         return ExecutionBlocker(None)
+
+    def abandon_tasks(self) -> None:
+        """When the prompt ends early, async calls still running are cancelled and finished ones read."""
+        for results in self.pending_async.values():
+            for task in results:
+                if isinstance(task, asyncio.Task):
+                    if task.done():
+                        if not task.cancelled():
+                            task.exception()
+                    else:
+                        task.cancel()
+        self.pending_async.clear()
 
     def wait_async(self, nid: str, results: list[Any]) -> None:
         tasks = [r for r in results if isinstance(r, asyncio.Task) and not r.done()]

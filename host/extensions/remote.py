@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from host.executor.runner import NodeRunner
 from isolate import protocol as p
 from isolate.calls import NodeCall, NodeResult
@@ -16,6 +18,7 @@ from isolate.codec import Codec
 from isolate.context import CURRENT_NODE, InterruptProcessingException, ProgressHook
 from isolate.rpc.peer import Peer, PeerExited, RemoteError
 from isolate.rpc.transport import ChildProcess, spawn_child
+from isolate.shm import ShmHost, TensorHandle
 
 _INTERRUPT = f"{InterruptProcessingException.__module__}.{InterruptProcessingException.__qualname__}"
 
@@ -39,13 +42,17 @@ class RemoteRunner(NodeRunner):
     """Runs one pack's nodes in its child process (started by ``start``, restarted after a crash)."""
 
     def __init__(self, name: str, pack_dir: Path, python: str = sys.executable,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, shm: ShmHost | None = None) -> None:
         self.name = name
         self.pack_dir = pack_dir
         self.python = python
         self.env = env
         self.child: ChildProcess | None = None
-        self.codec = Codec(owner="host")
+        self._own_shm = shm is None
+        #: the host's shared memory (one per host process, passed in); tensors cross as handles owned here
+        self.shm = shm if shm is not None else ShmHost()
+        self.codec = Codec(owner="host", export=lambda t: self.shm.export(t, owner=self.name),
+                           open=lambda h: self.shm.open(msgspec.convert(h, TensorHandle)))
         self.stderr: list[bytes] = []
         #: the progress hook of each prompt with a call in flight here (progress arrives as notifications)
         self._hooks: dict[str, ProgressHook] = {}
@@ -54,6 +61,8 @@ class RemoteRunner(NodeRunner):
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
         peer = Peer(self.name)
         peer.register("progress", self._progress, p.ProgressParams)
+        peer.register("grant_slab", lambda g: self.shm.grant_slab(self.name, g.min_bytes), p.GrantParams)
+        peer.register("release", self._release, p.ReleaseParams)
         argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
         env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
                                                                             "VIRTUAL_ENV")}
@@ -65,6 +74,7 @@ class RemoteRunner(NodeRunner):
         if self.child is None or self.child.returncode is not None:
             if self.child is not None:
                 self.child.transport.close()  # the dead one: restart on the next call
+                self.shm.release_owner(self.name)  # and everything it held
             await self.start()
         assert self.child is not None
         return self.child.peer
@@ -74,6 +84,7 @@ class RemoteRunner(NodeRunner):
         try:
             return await peer.call(method, params, result_type=result_type)
         except PeerExited as exc:
+            self.shm.release_owner(self.name)
             raise ExtensionCrashed(f"extension {self.name!r}: {str(exc).split(' ', 2)[-1]}") from exc
         except RemoteError as exc:
             if exc.remote_type == _INTERRUPT:
@@ -87,6 +98,11 @@ class RemoteRunner(NodeRunner):
                 hook.progress(params.node_id, params.value, params.max, None, params.legacy)
             except InterruptProcessingException:
                 self.interrupt()
+
+    def _release(self, params: p.ReleaseParams) -> None:
+        for item in params.items:
+            target = item if isinstance(item, str) else msgspec.convert(item, TensorHandle)
+            self.shm.release(target, self.name)
 
     def interrupt(self) -> None:
         """Interrupt the node running in the child at its next progress update."""
@@ -129,3 +145,6 @@ class RemoteRunner(NodeRunner):
         if self.child is not None:
             await self.child.close()
             self.child = None
+        self.shm.release_owner(self.name)
+        if self._own_shm:
+            self.shm.close()

@@ -210,3 +210,30 @@ def test_children_die_with_a_host_killed_by_sigkill() -> None:
     finally:
         host.kill()
         host.stdout.close()
+
+
+async def test_tensors_cross_through_shared_memory_both_ways(pack) -> None:
+    executor, _, runner, _ = pack
+    prompt = {"e": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 8, "batch_size": 2,
+                                                           "color": 0x336699}},
+              "i": {"class_type": "DemoInvert", "inputs": {"image": ["e", 0]}},
+              "back": {"class_type": "ImageInvert", "inputs": {"image": ["i", 0]}},
+              "shape": {"class_type": "DemoShape", "inputs": {"image": ["back", 0]}},
+              "save": {"class_type": "SaveImage", "inputs": {"images": ["i", 0], "filename_prefix": "x"}}}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["shape"]["shape"] == [2, 8, 16, 3]
+    expected = 2 * 8 * 16 * (0x33 + 0x66 + 0x99) / 255
+    assert abs(result.outputs["shape"]["sum"][0] - expected) < 1e-3
+    assert runner.shm.stats().copies >= 1  # EmptyImage's output was copied into shared memory once
+
+
+async def test_a_dead_child_leaves_no_segment_behind(pack) -> None:
+    executor, _, runner, _ = pack
+    prompt = {"e": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 1}},
+              "c": {"class_type": "DemoCrash", "inputs": {"how": "sigkill", "value": 1}},
+              "i": {"class_type": "DemoInvert", "inputs": {"image": ["e", 0]}},
+              "s": {"class_type": "DemoShape", "inputs": {"image": ["i", 0]}}, "o": show("c")}
+    result = await executor.run(prompt, "p")
+    assert result.status == "error"
+    assert runner.shm.stats().refs.get("demo_pack", 0) == 0
