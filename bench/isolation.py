@@ -6,8 +6,11 @@ child -> host. ``child_start_s``: a bare child importing torch, from spawn to it
 ``chain200_us_per_node``: 200 trivial nodes in a chain run in a pack's child through the executor, beside
 ``chain200_inprocess_us_per_node`` (the same node classes in-process). ``cold_start_s``: from this host (torch
 already imported) to the first result of a pack that imports torch, median of 5 (interleaved with
-``import_torch_s``). ``idle_child_rss_mb``: that pack's idle child. With ``--json`` the last line is one JSON
-object. Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain
+``import_torch_s``). ``idle_child_rss_mb``: that pack's idle child. ``tensor_ms``: a float32 tensor of 1, 64
+and 256 MB into a child (handle through shared memory) and its shape back: ``fresh_*`` an ordinary tensor (one
+copy into the arena), ``shared_*`` one born in shared memory (no copy); medians of 7. ``memcpy_256MB_ms``: a
+plain copy into warm memory, for reference. With ``--json`` the last line is one JSON object.
+Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain
 <= 0.3 ms per node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start
 1.8-2.1 s.)
 """
@@ -133,6 +136,49 @@ async def cold_start() -> float:
     return elapsed
 
 
+async def tensor_figures(repeats: int = 7) -> dict[str, object]:
+    import msgspec
+    import torch
+
+    from isolate.shm import ShmHost, TensorHandle
+
+    host = ShmHost()
+    peer = Peer("bench-tensors")
+    peer.register("release", lambda items: [host.release(i if isinstance(i, str) else
+                                                         msgspec.convert(i, TensorHandle), "child") for i in items])
+    child = await spawn_child([sys.executable, CHILD], peer)
+    figures: dict[str, float] = {}
+    try:
+        for mb in (1, 64, 256):
+            numel = mb * (1 << 20) // 4
+            source = torch.rand(numel)
+            shared = host.empty((numel,), "float32")
+            shared.copy_(source)
+            for kind, tensor in (("fresh", source), ("shared", shared)):
+                times = []
+                for _ in range(repeats + 1):
+                    t0 = time.perf_counter()
+                    handle = host.export(tensor, owner="child")
+                    dims = await peer.call("shape", handle)
+                    times.append((time.perf_counter() - t0) * 1e3)
+                    assert dims == [numel]
+                figures[f"{kind}_{mb}MB"] = statistics.median(times[1:])
+            del shared
+        big = torch.rand(256 * (1 << 20) // 4)
+        target = torch.empty_like(big)
+        target.copy_(big)  # warm the target pages
+        copies = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            target.copy_(big)
+            copies.append((time.perf_counter() - t0) * 1e3)
+        memcpy = statistics.median(copies)
+    finally:
+        await child.close()
+        host.close()
+    return {"tensor_ms": {k: round(v, 3) for k, v in figures.items()}, "memcpy_256MB_ms": memcpy}
+
+
 def import_torch() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
@@ -149,6 +195,9 @@ def main() -> None:
     print(f"child -> host call: p50 {figures['callback_p50_ms']:.3f} ms")
     import torch  # noqa: F401  (the host has torch imported, as a running nodehost does)
 
+    figures.update(asyncio.run(tensor_figures()))
+    print("tensor into a child, shape back (ms): " + ", ".join(f"{k} {v}" for k, v in figures["tensor_ms"].items())
+          + f"; memcpy 256MB {figures['memcpy_256MB_ms']:.1f} ms")
     figures.update(asyncio.run(chain_figures()))
     print(f"200-node chain: isolated {figures['chain200_us_per_node']:.1f} us/node, in-process "
           f"{figures['chain200_inprocess_us_per_node']:.1f} us/node; idle child {figures['idle_child_rss_mb']:.0f} MB")

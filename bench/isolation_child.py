@@ -30,5 +30,28 @@ async def callbacks(n: int) -> list[float]:
 
 peer.register("callbacks", callbacks)
 
+SHM = None
+
+
+def shape(handle: dict) -> list[int]:
+    """Open a tensor handle and answer its shape (no element is read)."""
+    global SHM
+    import msgspec
+
+    from isolate.shm import ShmClient, TensorHandle
+
+    if SHM is None:
+        SHM = ShmClient()
+    view = SHM.open(msgspec.convert(handle, TensorHandle))
+    dims = list(view.shape)
+    del view
+    released = SHM.take_released()
+    if released:
+        peer.notify("release", released)
+    return dims
+
+
+peer.register("shape", shape)
+
 if __name__ == "__main__":
     asyncio.run(serve_stdio(peer, PROTO_FD))
