@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from isolate.compat_path import install
+    from isolate.compat_path import install_api
 
-    install()  # comfy_api (and later the other modules packs import) on sys.path
+    install_api()  # comfy_api for in-process v3 code; the other compat modules exist only in pack children
     args = build_parser().parse_args(argv)
     return args.func(args)
 

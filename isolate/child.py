@@ -183,6 +183,9 @@ async def main(pack_dir: Path, name: str) -> None:
 
     install()
     peer = Peer(name)
+    from isolate.child_services import set_notifier
+
+    set_notifier(peer.notify)  # PromptServer.instance.send_sync & co. become notifications to the host
     server = ChildServer(name, pack_dir, peer, Codec(owner=name))
     server.codec = Codec(owner=name, export=server.shm.export, open=lambda h: server.shm.open(_handle(h)))
     signal.signal(signal.SIGUSR1, lambda *_: setattr(server.hook, "interrupted", True))

@@ -18,3 +18,18 @@ def install() -> None:
     entry = str(COMPAT_DIR)
     if entry not in sys.path:
         sys.path.insert(0, entry)
+
+
+def install_api() -> None:
+    """The host's share: only ``comfy_api`` (an alias onto isolate.api, for in-process v3 code), without
+    putting the child-side modules (``server``, ``nodes``, ``folder_paths``...) ahead of the host's own."""
+    import importlib.util
+
+    if "comfy_api" in sys.modules:
+        return
+    init = COMPAT_DIR / "comfy_api" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("comfy_api", init, submodule_search_locations=[str(init.parent)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["comfy_api"] = module
+    spec.loader.exec_module(module)

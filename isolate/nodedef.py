@@ -87,9 +87,11 @@ class NodeDef(msgspec.Struct, frozen=True):
 
 def is_any_type(t: Any) -> bool:
     """True for the wildcard type: ``"*"`` or a str subclass that overrides ``__ne__`` (AnyType)."""
-    if t == "*" and type(t) is str:
-        return True
-    return isinstance(t, str) and type(t) is not str and type(t).__ne__ is not str.__ne__
+    if type(t) is str:
+        return t == "*"
+    # a str subclass that claims to equal anything (AnyType); an enum like comfy_types.IO also overrides
+    # __ne__ but only IO.ANY is a wildcard, so probe with a value no real type equals
+    return isinstance(t, str) and (t == "*" or not (t != "\x00nodehost-probe"))
 
 
 def to_json_safe(value: Any) -> Any:

@@ -114,3 +114,19 @@ def test_missing_function_is_a_clear_error() -> None:
 
     with pytest.raises(TypeError, match="FUNCTION 'nope'"):
         nodedef_from_v1("Bad", Bad)
+
+
+def test_only_true_wildcards_are_any_type() -> None:
+    import enum
+
+    from isolate.nodedef import is_any_type
+
+    class IO(str, enum.Enum):
+        ANY = "*"
+        IMAGE = "IMAGE"
+
+        def __ne__(self, other: object) -> bool:
+            return False if self.value == "*" else str.__ne__(self, other)
+
+    assert is_any_type("*") and is_any_type(Wild("x")) and is_any_type(IO.ANY)
+    assert not is_any_type("IMAGE") and not is_any_type(IO.IMAGE)
