@@ -56,6 +56,10 @@ class RemoteRunner(NodeRunner):
         self.stderr: list[bytes] = []
         #: the progress hook of each prompt with a call in flight here (progress arrives as notifications)
         self._hooks: dict[str, ProgressHook] = {}
+        #: seconds a child may ignore an interrupt before it is killed
+        self.interrupt_grace = 2.0
+        self._in_flight = 0
+        self._interrupting = False
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -81,15 +85,22 @@ class RemoteRunner(NodeRunner):
 
     async def _call(self, method: str, params: Any, result_type: Any = Any) -> Any:
         peer = await self._peer()
+        self._in_flight += 1
         try:
             return await peer.call(method, params, result_type=result_type)
         except PeerExited as exc:
             self.shm.release_owner(self.name)
+            if self._interrupting:  # killed because it ignored an interrupt
+                raise InterruptProcessingException() from exc
             raise ExtensionCrashed(f"extension {self.name!r}: {str(exc).split(' ', 2)[-1]}") from exc
         except RemoteError as exc:
             if exc.remote_type == _INTERRUPT:
                 raise InterruptProcessingException() from exc
             raise RemoteNodeError(exc) from exc
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._interrupting = False
 
     def _progress(self, params: p.ProgressParams) -> None:
         hook = self._hooks.get(params.prompt_id)
@@ -105,9 +116,21 @@ class RemoteRunner(NodeRunner):
             self.shm.release(target, self.name)
 
     def interrupt(self) -> None:
-        """Interrupt the node running in the child at its next progress update."""
-        if self.child is not None and self.child.returncode is None:
-            self.child.send_signal(signal.SIGUSR1)
+        """Interrupt the node running in the child: at its next progress update or interrupt check (SIGUSR1),
+        and, if it is still busy ``interrupt_grace`` seconds later, by killing the child (restarted on the next
+        call). Thread-safe: the timer is set on the runner's own loop."""
+        child = self.child
+        if child is None or child.returncode is not None or self._in_flight == 0:
+            return
+        child.send_signal(signal.SIGUSR1)
+        self._interrupting = True
+        loop = child.peer.loop
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.call_later, self.interrupt_grace, self._kill_if_busy, child)
+
+    def _kill_if_busy(self, child: ChildProcess) -> None:
+        if self._interrupting and self._in_flight and child is self.child and child.returncode is None:
+            child.send_signal(signal.SIGKILL)
 
     # -- the runner protocol ----------------------------------------------------------------------------
     async def validate(self, class_type: str, kwargs: dict[str, Any]) -> Any:

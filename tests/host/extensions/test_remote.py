@@ -237,3 +237,31 @@ async def test_a_dead_child_leaves_no_segment_behind(pack) -> None:
     result = await executor.run(prompt, "p")
     assert result.status == "error"
     assert runner.shm.stats().refs.get("demo_pack", 0) == 0
+
+
+async def test_an_endless_loop_is_interrupted_by_killing_the_child(pack) -> None:
+    executor, sink, runner, _ = pack
+    runner.interrupt_grace = 0.3
+
+    async def interrupt_soon() -> None:
+        await asyncio.sleep(0.3)
+        executor.interrupt()
+
+    task = asyncio.ensure_future(interrupt_soon())
+    result = await executor.run({"x": {"class_type": "DemoSpin", "inputs": {"value": 1}}, "s": show("x")}, "p")
+    await task
+    assert result.status == "interrupted"
+    ok = await executor.run({"1": add(1, 2), "s": show("1")}, "q")
+    assert ok.status == "success" and ok.outputs["s"]["text"] == ["3"]
+
+
+async def test_a_256_mb_output_crosses(pack) -> None:
+    executor, _, runner, _ = pack
+    prompt = {"e": {"class_type": "EmptyImage", "inputs": {"width": 5461, "height": 4096, "batch_size": 1,
+                                                           "color": 0}},  # 256 MiB of float32
+              "i": {"class_type": "DemoInvert", "inputs": {"image": ["e", 0]}},
+              "s": {"class_type": "DemoShape", "inputs": {"image": ["i", 0]}}}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["s"]["shape"] == [1, 4096, 5461, 3]
+    assert abs(result.outputs["s"]["sum"][0] - 4096 * 5461 * 3) <= 1e-6 * 4096 * 5461 * 3

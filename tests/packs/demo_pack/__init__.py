@@ -191,6 +191,22 @@ class DemoInvert:
         return (1.0 - image,)
 
 
+class DemoSpin:
+    """Busy forever, never reporting progress: only killing the child stops it."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    def run(self, value):
+        while True:
+            value += 1
+
+
 class DemoShape:
     @classmethod
     def INPUT_TYPES(cls):
@@ -206,7 +222,7 @@ class DemoShape:
 
 
 NODE_CLASS_MAPPINGS = {c.__name__: c for c in (
-    DemoInvert, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch, DemoExpand,
-    DemoGate, DemoV3Twice)}
+    DemoInvert, DemoSpin, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch,
+    DemoExpand, DemoGate, DemoV3Twice)}
 NODE_DISPLAY_NAME_MAPPINGS = {"DemoAdd": "Demo Add"}
 WEB_DIRECTORY = "./web"
