@@ -49,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from host.executor.worker import ExecutorThread
     from host.registry import Registry
     from host.runtime import freeze_startup_objects, tune_gc
+    from isolate.shm import ShmHost, cleanup_stale
 
     tune_gc()
     try:
@@ -63,8 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
-    with ExecutorThread() as worker:
-        runners, statuses = worker.call(cli_ext.load(registry, args))  # children belong to the worker's loop
+    cleanup_stale()  # segments left by a host that died
+    with ShmHost() as shm, ExecutorThread() as worker:
+        runners, statuses = worker.call(cli_ext.load(registry, args, shm))  # children belong to the worker's loop
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()
         freeze_startup_objects()

@@ -27,8 +27,9 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
 
 
-async def load(registry: Registry, args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
-    """Load the packs of ``--extensions-dir`` into ``registry`` (on the running loop: children belong to it)."""
+async def load(registry: Registry, args: argparse.Namespace, shm: Any = None) -> tuple[list[Any], list[Any]]:
+    """Load the packs of ``--extensions-dir`` into ``registry`` (on the running loop: children belong to it);
+    their tensors cross through ``shm`` (the host's one ShmHost)."""
     from host.extensions.loader import load_extensions
     from isolate.venv import VenvBuilder
 
@@ -36,7 +37,8 @@ async def load(registry: Registry, args: argparse.Namespace) -> tuple[list[Any],
     if not ext_dir.is_dir():
         return [], []
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
-    return await load_extensions(registry, ext_dir, builder, find_links=args.find_links, offline=args.offline)
+    return await load_extensions(registry, ext_dir, builder, find_links=args.find_links, offline=args.offline,
+                                 shm=shm)
 
 
 def report(statuses: list[Any], out: Any = None) -> None:

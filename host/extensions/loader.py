@@ -11,6 +11,7 @@ from typing import Any
 from host.extensions.packs import start_pack
 from host.extensions.remote import RemoteRunner
 from host.registry import Registry
+from isolate.shm import ShmHost
 from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
 
 
@@ -35,7 +36,7 @@ def discover(ext_dir: Path) -> list[Path]:
 
 async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilder, *,
                           find_links: list[str] | None = None, offline: bool = False,
-                          manifests: dict[str, dict[str, Any]] | None = None
+                          manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None
                           ) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), start its child and register its nodes."""
     packs = discover(ext_dir)
@@ -51,7 +52,7 @@ async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilde
             status.reason = str(exc)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
-        runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python))
+        runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm)
         status.nodes = [n.name for n in info.nodes]
         if "<import>" in info.failures:
             status.reason = info.failures["<import>"].strip().splitlines()[-1]
