@@ -2,17 +2,17 @@
 
 ``rpc_p50_ms`` / ``rpc_p99_ms``: a trivial host -> child call, 2,000 calls after warm-up. ``callback_p50_ms``:
 child -> host. ``child_start_s``: a bare child importing torch, from spawn to its first answered call, beside
-``import_torch_s`` (``python -c "import torch"``); both the median of 5 interleaved runs.
-``chain200_us_per_node``: 200 trivial nodes in a chain run in a pack's child through the executor, beside
-``chain200_inprocess_us_per_node`` (the same node classes in-process). ``cold_start_s``: from this host (torch
-already imported) to the first result of a pack that imports torch, median of 5 (interleaved with
-``import_torch_s``). ``idle_child_rss_mb``: that pack's idle child. ``tensor_ms``: a float32 tensor of 1, 64
-and 256 MB into a child (handle through shared memory) and its shape back: ``fresh_*`` an ordinary tensor (one
-copy into the arena), ``shared_*`` one born in shared memory (no copy); medians of 7. ``memcpy_256MB_ms``: a
-plain copy into warm memory, for reference. With ``--json`` the last line is one JSON object.
-Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain
-<= 0.3 ms per node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start
-1.8-2.1 s.)
+``import_torch_s`` (``python -c "import torch"``); both the median of 5 interleaved runs. ``chain200_us_per_node``:
+200 trivial nodes in a chain run in a pack's child through the executor, beside ``chain200_inprocess_us_per_node``
+(the same node classes in-process). ``cold_start_s``: from this host (torch already imported) to the first result
+of a pack that imports torch, median of 5 (interleaved with ``import_torch_s``). ``idle_child_rss_mb``: that pack's
+idle child. ``venv_build_s``: a pack environment from two offline wheels, ``uncached`` (empty uv cache) and
+``cached`` (inputs unchanged: reused). ``tensor_ms``: a float32 tensor of 1, 64 and 256 MB into a child (handle
+through shared memory) and its shape back: ``fresh_*`` an ordinary tensor (one copy into the arena), ``shared_*``
+one born in shared memory (no copy); medians of 7. ``memcpy_256MB_ms``: a plain copy into warm memory, for
+reference. With ``--json`` the last line is one JSON object.
+Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain <= 0.3 ms per
+node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start 1.8-2.1 s.)
 """
 
 from __future__ import annotations
@@ -179,6 +179,30 @@ async def tensor_figures(repeats: int = 7) -> dict[str, object]:
     return {"tensor_ms": {k: round(v, 3) for k, v in figures.items()}, "memcpy_256MB_ms": memcpy}
 
 
+async def venv_build_figures(tmp: Path) -> dict[str, float]:
+    """A pack environment with two offline wheels: built from nothing (empty uv cache), then cached."""
+    import importlib.util
+    import os
+
+    from isolate.venv import EnvSpec, VenvBuilder
+
+    spec = importlib.util.spec_from_file_location("wheels", ROOT / "tests" / "isolate" / "wheels.py")
+    wheels = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(wheels)  # type: ignore[union-attr]
+    wheels.make_wheel(tmp / "wheels", "tinydep", "1.0.0", "__version__ = '1.0.0'\n")
+    wheels.make_wheel(tmp / "wheels", "packtool", "0.1", "import tinydep\n", requires=["tinydep<2"])
+    os.environ["UV_CACHE_DIR"] = str(tmp / "uv-cache")
+    builder = VenvBuilder(tmp / "envs")
+    env = EnvSpec("bench_pack", ["packtool"], [str(tmp / "wheels")], offline=True)
+    t0 = time.perf_counter()
+    assert (await builder.ensure(env)).built
+    uncached = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assert not (await builder.ensure(env)).built
+    cached = time.perf_counter() - t0
+    return {"uncached": uncached, "cached": cached}
+
+
 def import_torch() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
@@ -211,6 +235,11 @@ def main() -> None:
     figures["import_torch_s"] = statistics.median(imports)
     print(f"child start with torch: {figures['child_start_s']:.2f} s; pack cold start: {figures['cold_start_s']:.2f} s;"
           f" import torch: {figures['import_torch_s']:.2f} s")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        figures["venv_build_s"] = {k: round(v, 3) for k, v in asyncio.run(venv_build_figures(Path(tmp))).items()}
+    print(f"pack environment build: {figures['venv_build_s']}")
     if args.json:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 
