@@ -31,14 +31,16 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None) ->
     """Load the packs of ``--extensions-dir`` into ``registry`` (on the running loop: children belong to it);
     their tensors cross through ``shm`` (the host's one ShmHost)."""
     from host.extensions.loader import load_extensions
+    from host.extensions.packs import NodeDefCache
     from isolate.venv import VenvBuilder
 
     ext_dir = Path(args.extensions_dir)
     if not ext_dir.is_dir():
         return [], []
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
+    envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
     return await load_extensions(registry, ext_dir, builder, find_links=args.find_links, offline=args.offline,
-                                 shm=shm)
+                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"))
 
 
 def report(statuses: list[Any], out: Any = None) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.extensions.packs import start_pack
+from host.extensions.packs import NodeDefCache, start_pack
 from host.extensions.remote import RemoteRunner
 from host.registry import Registry
 from isolate.shm import ShmHost
@@ -36,9 +36,10 @@ def discover(ext_dir: Path) -> list[Path]:
 
 async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilder, *,
                           find_links: list[str] | None = None, offline: bool = False,
-                          manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None
-                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
-    """Build every pack's environment (in parallel), start its child and register its nodes."""
+                          manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
+                          cache: NodeDefCache | None = None) -> tuple[list[RemoteRunner], list[PackStatus]]:
+    """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
+    environment are unchanged: the child then starts on first use), else start its child to read them."""
     packs = discover(ext_dir)
     statuses = [PackStatus(p.name, p, "disabled") for p in packs if p.name.endswith(".disabled")]
     active = [p for p in packs if not p.name.endswith(".disabled")]
@@ -52,7 +53,8 @@ async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilde
             status.reason = str(exc)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
-        runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm)
+        runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm,
+                                        cache=cache, env_digest=status.env.digest)
         status.nodes = [n.name for n in info.nodes]
         if "<import>" in info.failures:
             status.reason = info.failures["<import>"].strip().splitlines()[-1]

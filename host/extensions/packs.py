@@ -1,25 +1,76 @@
-"""Starting a pack: its child reads the node definitions, the registry binds them to the pack's runner."""
+"""Starting a pack: its child reads the node definitions, the registry binds them to the pack's runner.
+
+Node definitions are cached on disk, keyed by the pack's source files (path, size, mtime) and its environment's
+digest: with a valid cache the nodes are registered at once and the child starts on the first call (lazily), so
+start-up never waits for a child; an edited pack is read again."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
+
+import msgspec
 
 from host.extensions.remote import RemoteRunner
 from host.registry import Registry
 from isolate.protocol import PackInfo
 from isolate.shm import ShmHost
 
+_SOURCE_SUFFIXES = {".py", ".toml", ".txt", ".json", ".cfg"}
+
+
+def source_key(pack_dir: Path, env_digest: str = "") -> str:
+    """A digest of the pack's source files (path, size, mtime) and of its environment."""
+    h = hashlib.sha256(env_digest.encode())
+    for path in sorted(pack_dir.rglob("*")):
+        if path.suffix in _SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
+            st = path.stat()
+            h.update(f"{path.relative_to(pack_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+class NodeDefCache:
+    """PackInfo per pack on disk (``<root>/<pack>.json``), valid for one source key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, name: str, key: str) -> PackInfo | None:
+        try:
+            stored = msgspec.json.decode((self.root / f"{name}.json").read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return None
+        if not isinstance(stored, dict) or stored.get("key") != key:
+            return None
+        try:
+            return msgspec.convert(stored["info"], PackInfo)
+        except msgspec.ValidationError:
+            return None
+
+    def put(self, name: str, key: str, info: PackInfo) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{name}.json.tmp"
+        tmp.write_bytes(msgspec.json.encode({"key": key, "info": info}))
+        tmp.replace(self.root / f"{name}.json")
+
 
 async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None,
-                     python: str = sys.executable, shm: ShmHost | None = None) -> tuple[RemoteRunner, PackInfo]:
-    """Spawn the pack's child, register its nodes (name clashes are recorded conflicts) and return both.
+                     python: str = sys.executable, shm: ShmHost | None = None, cache: NodeDefCache | None = None,
+                     env_digest: str = "") -> tuple[RemoteRunner, PackInfo]:
+    """Register the pack's nodes (name clashes are recorded conflicts) and return its runner and PackInfo.
 
-    A pack that fails to import registers nothing; its reason is in ``PackInfo.failures`` and in
-    ``registry.failures`` under ``<pack>:<node or <import>>``."""
+    With a valid ``cache`` entry no child is spawned now (it starts on the first call); otherwise the child
+    is spawned and its definitions cached. A pack that fails to import registers nothing; the reason is in
+    ``PackInfo.failures`` and in ``registry.failures`` under ``<pack>:<node or <import>>`` (never cached)."""
     name = name or pack_dir.name
     runner = RemoteRunner(name, pack_dir, python, shm=shm)
-    info = await runner.start()
+    key = source_key(pack_dir, env_digest) if cache is not None else ""
+    info = cache.get(name, key) if cache is not None else None
+    if info is None:
+        info = await runner.start()
+        if cache is not None and "<import>" not in info.failures:
+            cache.put(name, key, info)
     for nodedef in info.nodes:
         registry.add(nodedef, runner)
     for what, reason in info.failures.items():

@@ -97,3 +97,35 @@ async def test_environments_are_reused_on_the_next_start(setup) -> None:
         assert statuses[0].env is not None and statuses[0].env.built is expect_built
         for runner in runners:
             await runner.close()
+
+
+async def test_cached_node_definitions_register_without_starting_the_child(setup, tmp_path: Path) -> None:
+    from host.extensions.packs import NodeDefCache
+
+    ext, wheelhouse, builder = setup
+    make_pack(ext, "pack_a", "ReadA", "tinydep", "tinydep==1.0.0")
+    cache = NodeDefCache(tmp_path / "nodedefs")
+    runners, _ = await load_extensions(Registry(), ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                       cache=cache)
+    assert runners[0].child is not None  # first start: the child read the definitions
+    for runner in runners:
+        await runner.close()
+    registry = Registry()
+    runners, statuses = await load_extensions(registry, ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                              cache=cache)
+    try:
+        assert statuses[0].nodes == ["ReadA"] and runners[0].child is None  # from the cache: no child yet
+        registry.freeze()
+        result = await Executor(registry, ListSink()).run({"a": {"class_type": "ReadA", "inputs": {}}}, "p")
+        assert result.outputs == {"a": {"version": ["1.0.0"]}} and runners[0].child is not None  # started lazily
+    finally:
+        for runner in runners:
+            await runner.close()
+    (ext / "pack_a" / "__init__.py").write_text(PACK_SOURCE.format(module="tinydep", node="ReadA2"))
+    runners, statuses = await load_extensions(Registry(), ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                              cache=cache)
+    try:
+        assert statuses[0].nodes == ["ReadA2"]  # an edited pack is read again
+    finally:
+        for runner in runners:
+            await runner.close()
