@@ -61,12 +61,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         prompt = prompt["prompt"]  # a POST /prompt body
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
-    load_builtin(registry, OutputPaths(Path(args.output_directory).resolve(), temp.resolve()))
+    paths = OutputPaths(Path(args.output_directory).resolve(), temp.resolve())
+    load_builtin(registry, paths)
+    folders = {"base_path": str(Path.cwd()), "output": str(paths.output_dir), "temp": str(paths.temp_dir)}
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
     cleanup_stale()  # segments left by a host that died
     with ShmHost() as shm, ExecutorThread() as worker:
-        runners, statuses = worker.call(cli_ext.load(registry, args, shm))  # children belong to the worker's loop
+        runners, statuses = worker.call(cli_ext.load(registry, args, shm, folders))  # children: the worker's loop
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()
         freeze_startup_objects()

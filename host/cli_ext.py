@@ -27,7 +27,8 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
 
 
-async def load(registry: Registry, args: argparse.Namespace, shm: Any = None) -> tuple[list[Any], list[Any]]:
+async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
+               folders: dict[str, Any] | None = None) -> tuple[list[Any], list[Any]]:
     """Load the packs of ``--extensions-dir`` into ``registry`` (on the running loop: children belong to it);
     their tensors cross through ``shm`` (the host's one ShmHost)."""
     from host.extensions.loader import load_extensions
@@ -40,7 +41,7 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None) ->
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
     envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
     return await load_extensions(registry, ext_dir, builder, find_links=args.find_links, offline=args.offline,
-                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"))
+                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)
 
 
 def report(statuses: list[Any], out: Any = None) -> None:

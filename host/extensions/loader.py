@@ -37,7 +37,8 @@ def discover(ext_dir: Path) -> list[Path]:
 async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilder, *,
                           find_links: list[str] | None = None, offline: bool = False,
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
-                          cache: NodeDefCache | None = None) -> tuple[list[RemoteRunner], list[PackStatus]]:
+                          cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None
+                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
     environment are unchanged: the child then starts on first use), else start its child to read them."""
     packs = discover(ext_dir)
@@ -54,7 +55,7 @@ async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilde
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
         runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm,
-                                        cache=cache, env_digest=status.env.digest)
+                                        cache=cache, env_digest=status.env.digest, folders=folders)
         status.nodes = [n.name for n in info.nodes]
         if "<import>" in info.failures:
             status.reason = info.failures["<import>"].strip().splitlines()[-1]

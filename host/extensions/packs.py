@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -57,14 +58,14 @@ class NodeDefCache:
 
 async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None,
                      python: str = sys.executable, shm: ShmHost | None = None, cache: NodeDefCache | None = None,
-                     env_digest: str = "") -> tuple[RemoteRunner, PackInfo]:
+                     env_digest: str = "", folders: dict[str, Any] | None = None) -> tuple[RemoteRunner, PackInfo]:
     """Register the pack's nodes (name clashes are recorded conflicts) and return its runner and PackInfo.
 
     With a valid ``cache`` entry no child is spawned now (it starts on the first call); otherwise the child
     is spawned and its definitions cached. A pack that fails to import registers nothing; the reason is in
     ``PackInfo.failures`` and in ``registry.failures`` under ``<pack>:<node or <import>>`` (never cached)."""
     name = name or pack_dir.name
-    runner = RemoteRunner(name, pack_dir, python, shm=shm)
+    runner = RemoteRunner(name, pack_dir, python, shm=shm, folders=folders)
     key = source_key(pack_dir, env_digest) if cache is not None else ""
     info = cache.get(name, key) if cache is not None else None
     if info is None:

@@ -3,6 +3,7 @@ JSON-RPC. The executor never knows the difference."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from isolate import protocol as p
 from isolate.calls import NodeCall, NodeResult
 from isolate.codec import Codec
 from isolate.context import CURRENT_NODE, InterruptProcessingException, ProgressHook
-from isolate.rpc.peer import Peer, PeerExited, RemoteError
+from isolate.rpc.peer import Peer, PeerExited, RemoteError, RpcTimeout
 from isolate.rpc.transport import ChildProcess, spawn_child
 from isolate.shm import ShmHost, TensorHandle
 
@@ -42,12 +43,15 @@ class RemoteRunner(NodeRunner):
     """Runs one pack's nodes in its child process (started by ``start``, restarted after a crash)."""
 
     def __init__(self, name: str, pack_dir: Path, python: str = sys.executable,
-                 env: dict[str, str] | None = None, shm: ShmHost | None = None) -> None:
+                 env: dict[str, str] | None = None, shm: ShmHost | None = None,
+                 folders: dict[str, Any] | None = None) -> None:
         self.name = name
         self.pack_dir = pack_dir
         self.python = python
         self.env = env
         self.child: ChildProcess | None = None
+        #: the host's folders for the child's folder_paths (NODEHOST_FOLDERS, see isolate/child_services.py)
+        self.folders = folders
         self._own_shm = shm is None
         #: the host's shared memory (one per host process, passed in); tensors cross as handles owned here
         self.shm = shm if shm is not None else ShmHost()
@@ -58,6 +62,9 @@ class RemoteRunner(NodeRunner):
         self._hooks: dict[str, ProgressHook] = {}
         #: seconds a child may ignore an interrupt before it is killed
         self.interrupt_grace = 2.0
+        #: deadline of the calls that must be quick (VALIDATE_INPUTS, IS_CHANGED, check_lazy_status); a node
+        #: body has none (it may legitimately run for minutes: interrupt it instead)
+        self.check_deadline = 60.0
         self._in_flight = 0
         self._interrupting = False
 
@@ -71,6 +78,8 @@ class RemoteRunner(NodeRunner):
         env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
                                                                             "VIRTUAL_ENV")}
         env["NODEHOST_PARENT_PID"] = str(os.getpid())
+        if self.folders is not None:
+            env["NODEHOST_FOLDERS"] = json.dumps(self.folders)
         self.child = await spawn_child(argv, peer, env=env, on_stderr=self.stderr.append)
         return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
 
@@ -83,11 +92,13 @@ class RemoteRunner(NodeRunner):
         assert self.child is not None
         return self.child.peer
 
-    async def _call(self, method: str, params: Any, result_type: Any = Any) -> Any:
+    async def _call(self, method: str, params: Any, result_type: Any = Any, timeout: float | None = None) -> Any:
         peer = await self._peer()
         self._in_flight += 1
         try:
-            return await peer.call(method, params, result_type=result_type)
+            return await peer.call(method, params, result_type=result_type, timeout=timeout)
+        except RpcTimeout as exc:
+            raise TimeoutError(f"extension {self.name!r}: {method} took longer than {timeout} s") from exc
         except PeerExited as exc:
             self.shm.release_owner(self.name)
             if self._interrupting:  # killed because it ignored an interrupt
@@ -134,10 +145,12 @@ class RemoteRunner(NodeRunner):
 
     # -- the runner protocol ----------------------------------------------------------------------------
     async def validate(self, class_type: str, kwargs: dict[str, Any]) -> Any:
-        return await self._call("validate", p.ClassCall(class_type, self.codec.encode(kwargs)))
+        return await self._call("validate", p.ClassCall(class_type, self.codec.encode(kwargs)),
+                                timeout=self.check_deadline)
 
     async def fingerprint(self, class_type: str, kwargs: dict[str, Any]) -> Any:
-        out = await self._call("fingerprint", p.ClassCall(class_type, self.codec.encode(kwargs)))
+        out = await self._call("fingerprint", p.ClassCall(class_type, self.codec.encode(kwargs)),
+                               timeout=self.check_deadline)
         return self.codec.decode(out)
 
     def _wire(self, call: NodeCall) -> p.WireCall:
@@ -147,7 +160,7 @@ class RemoteRunner(NodeRunner):
 
     async def check_lazy(self, call: NodeCall) -> list[str]:
         self._remember_hook(call)
-        return await self._call("check_lazy", self._wire(call))
+        return await self._call("check_lazy", self._wire(call), timeout=self.check_deadline)
 
     async def execute(self, call: NodeCall) -> NodeResult:
         self._remember_hook(call)

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.timeout(120)
 async def pack(paths):
     registry = Registry()
     load_builtin(registry, paths)
-    runner, info = await start_pack(registry, PACKS / "demo_pack")
+    folders = {"output": str(paths.output_dir), "temp": str(paths.temp_dir)}
+    runner, info = await start_pack(registry, PACKS / "demo_pack", folders=folders)
     registry.freeze()
     sink = ListSink()
     yield Executor(registry, sink), sink, runner, info
@@ -265,3 +266,20 @@ async def test_a_256_mb_output_crosses(pack) -> None:
     assert result.status == "success", result.error
     assert result.outputs["s"]["shape"] == [1, 4096, 5461, 3]
     assert abs(result.outputs["s"]["sum"][0] - 4096 * 5461 * 3) <= 1e-6 * 4096 * 5461 * 3
+
+
+async def test_folder_paths_in_the_child_are_the_hosts(pack, paths) -> None:
+    executor, _, _, _ = pack
+    result = await executor.run({"f": {"class_type": "DemoFolders", "inputs": {}}}, "p")
+    assert result.outputs["f"] == {"output": [str(paths.output_dir)], "temp": [str(paths.temp_dir)]}
+
+
+async def test_validation_calls_have_a_deadline(pack) -> None:
+    from host.executor.errors import ValidationFailed
+
+    executor, _, runner, _ = pack
+    runner.check_deadline = 0.3
+    with pytest.raises(ValidationFailed) as info:
+        await executor.validate({"c": {"class_type": "DemoSlowCheck", "inputs": {"value": 2}}, "s": show("c")})
+    [err] = info.value.node_errors["c"].errors
+    assert err.type == "exception_during_validation" and "longer than 0.3 s" in err.details

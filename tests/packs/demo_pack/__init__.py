@@ -207,6 +207,42 @@ class DemoSpin:
             value += 1
 
 
+class DemoFolders:
+    """Where the pack's folder_paths points (the host's folders, passed at spawn)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "demo"
+
+    def run(self):
+        import folder_paths
+
+        return {"ui": {"output": [folder_paths.get_output_directory()], "temp": [folder_paths.get_temp_directory()]}}
+
+
+class DemoSlowCheck:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, value):
+        time.sleep(value)
+        return True
+
+    def run(self, value):
+        return (value,)
+
+
 class DemoShape:
     @classmethod
     def INPUT_TYPES(cls):
@@ -222,7 +258,7 @@ class DemoShape:
 
 
 NODE_CLASS_MAPPINGS = {c.__name__: c for c in (
-    DemoInvert, DemoSpin, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch,
-    DemoExpand, DemoGate, DemoV3Twice)}
+    DemoInvert, DemoSpin, DemoFolders, DemoSlowCheck, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep,
+    DemoProgress, DemoCrash, DemoSwitch, DemoExpand, DemoGate, DemoV3Twice)}
 NODE_DISPLAY_NAME_MAPPINGS = {"DemoAdd": "Demo Add"}
 WEB_DIRECTORY = "./web"
