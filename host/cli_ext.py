@@ -71,9 +71,115 @@ def cmd_ext_list(args: argparse.Namespace) -> int:
     return 0 if all(s.state != "failed" for s in statuses) else 1
 
 
+def cmd_ext_new(args: argparse.Namespace) -> int:
+    from host.extensions.scaffold import create_pack
+
+    try:
+        pack = create_pack(Path(args.extensions_dir), args.name)
+    except (ValueError, FileExistsError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"created {pack}: edit __init__.py, then `nodehost ext test {args.name}`")
+    return 0
+
+
+def _env_for(args: argparse.Namespace) -> Any:
+    import asyncio
+
+    from isolate.venv import EnvSpec, VenvBuilder, read_requirements
+
+    pack = (Path(args.extensions_dir) / args.name).resolve()
+    if not pack.is_dir():
+        raise FileNotFoundError(f"no pack {args.name!r} in {args.extensions_dir}")
+    builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
+    spec = EnvSpec(args.name, read_requirements(pack), list(args.find_links), args.offline)
+    if getattr(args, "rebuild", False):
+        (builder.env_dir(args.name) / ".nodehost-env.json").unlink(missing_ok=True)
+    return pack, asyncio.run(builder.ensure(spec))
+
+
+def cmd_ext_test(args: argparse.Namespace) -> int:
+    """Run the pack's tests inside its own environment (the host's SDK and pytest are visible there)."""
+    import subprocess
+
+    from isolate.venv import VenvBuildError
+
+    try:
+        pack, env = _env_for(args)
+    except (FileNotFoundError, VenvBuildError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    from isolate.compat_path import COMPAT_DIR
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
+    clean["PYTHONPATH"] = str(COMPAT_DIR)  # the modules a pack imports, as in its child
+    tests = pack / "tests"
+    cmd = [str(env.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+           "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function",
+           str(tests if tests.is_dir() else pack)]
+    return subprocess.run(cmd, cwd=pack, env=clean).returncode
+
+
+def cmd_ext_rebuild(args: argparse.Namespace) -> int:
+    from isolate.venv import VenvBuildError
+
+    args.rebuild = True
+    try:
+        _, env = _env_for(args)
+    except (FileNotFoundError, VenvBuildError) as exc:
+        print(f"{exc}\n{getattr(exc, 'log', '')}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: environment rebuilt at {env.path}")
+    return 0
+
+
+def cmd_ext_install(args: argparse.Namespace) -> int:
+    import shutil
+
+    source = Path(args.path)
+    target = Path(args.extensions_dir) / source.name
+    if not (source / "__init__.py").is_file():
+        print(f"{source} is not a node pack (no __init__.py)", file=sys.stderr)
+        return 1
+    if target.exists():
+        print(f"{target} already exists", file=sys.stderr)
+        return 1
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    args.name = source.name
+    return cmd_ext_rebuild(args)
+
+
+def cmd_ext_remove(args: argparse.Namespace) -> int:
+    import shutil
+
+    from isolate.venv import VenvBuilder
+
+    pack = Path(args.extensions_dir) / args.name
+    if not pack.is_dir():
+        print(f"no pack {args.name!r} in {args.extensions_dir}", file=sys.stderr)
+        return 1
+    shutil.rmtree(pack)
+    env = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir(), uv="uv").env_dir(args.name)
+    shutil.rmtree(env, ignore_errors=True)
+    print(f"removed {args.name}")
+    return 0
+
+
 def add_ext_parser(sub: Any) -> None:
     ext = sub.add_parser("ext", help="node packs (extensions)")
     ext_sub = ext.add_subparsers(dest="ext_command", required=True)
     listing = ext_sub.add_parser("list", help="each pack's state: ready (its nodes), failed (why), disabled")
     add_extension_flags(listing)
     listing.set_defaults(func=cmd_ext_list)
+    for name, func, help_text in (("new", cmd_ext_new, "scaffold a pack (a v1 node, a v3 node, a test)"),
+                                  ("test", cmd_ext_test, "run a pack's tests inside its own environment"),
+                                  ("rebuild", cmd_ext_rebuild, "rebuild a pack's environment from scratch"),
+                                  ("remove", cmd_ext_remove, "delete a pack and its environment")):
+        cmd = ext_sub.add_parser(name, help=help_text)
+        cmd.add_argument("name")
+        add_extension_flags(cmd)
+        cmd.set_defaults(func=func)
+    install = ext_sub.add_parser("install", help="copy a pack folder into the extensions folder and build it")
+    install.add_argument("path")
+    add_extension_flags(install)
+    install.set_defaults(func=cmd_ext_install)
