@@ -4,9 +4,11 @@ JSON-RPC. The executor never knows the difference."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,9 @@ class RemoteRunner(NodeRunner):
         self.shm = shm if shm is not None else ShmHost()
         self.codec = Codec(owner="host", export=lambda t: self.shm.export(t, owner=self.name),
                            open=lambda h: self.shm.open(msgspec.convert(h, TensorHandle)))
-        self.stderr: list[bytes] = []
+        #: the child's recent output (stdout and stderr both arrive here), also logged as nodehost.ext.<name>
+        self.stderr: deque[bytes] = deque(maxlen=500)
+        self._log = logging.getLogger(f"nodehost.ext.{name}")
         #: the progress hook of each prompt with a call in flight here (progress arrives as notifications)
         self._hooks: dict[str, ProgressHook] = {}
         #: seconds a child may ignore an interrupt before it is killed
@@ -80,7 +84,7 @@ class RemoteRunner(NodeRunner):
         env["NODEHOST_PARENT_PID"] = str(os.getpid())
         if self.folders is not None:
             env["NODEHOST_FOLDERS"] = json.dumps(self.folders)
-        self.child = await spawn_child(argv, peer, env=env, on_stderr=self.stderr.append)
+        self.child = await spawn_child(argv, peer, env=env, on_stderr=self._on_output)
         return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
 
     async def _peer(self) -> Peer:
@@ -120,6 +124,12 @@ class RemoteRunner(NodeRunner):
                 hook.progress(params.node_id, params.value, params.max, None, params.legacy)
             except InterruptProcessingException:
                 self.interrupt()
+
+    def _on_output(self, data: bytes) -> None:
+        self.stderr.append(data)
+        for line in data.decode(errors="replace").splitlines():
+            if line.strip():
+                self._log.info("%s", line)
 
     def _release(self, params: p.ReleaseParams) -> None:
         for item in params.items:
