@@ -25,6 +25,8 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="extra wheel folder for pack dependencies (repeatable)")
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
+    group.add_argument("--extra-model-paths-config", action="append", default=[], metavar="YAML",
+                       help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
 
 
 async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
@@ -32,15 +34,19 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
     """Load the packs of ``--extensions-dir`` into ``registry`` (on the running loop: children belong to it);
     their tensors cross through ``shm`` (the host's one ShmHost)."""
     from host.extensions.loader import load_extensions
+    from host.extensions.model_paths import custom_node_dirs
     from host.extensions.packs import NodeDefCache
     from isolate.venv import VenvBuilder
 
-    ext_dir = Path(args.extensions_dir)
-    if not ext_dir.is_dir():
+    dirs = [Path(args.extensions_dir)]
+    for config in args.extra_model_paths_config:
+        dirs += custom_node_dirs(Path(config))
+    dirs = [d for d in dirs if d.is_dir()]
+    if not dirs:
         return [], []
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
     envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
-    return await load_extensions(registry, ext_dir, builder, find_links=args.find_links, offline=args.offline,
+    return await load_extensions(registry, dirs, builder, find_links=args.find_links, offline=args.offline,
                                  shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)
 
 

@@ -27,6 +27,17 @@ class PackStatus:
     env: PackEnv | None = None
 
 
+def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
+    """The user's dependency overrides for a pack: ``<extensions>/<pack>.deps.toml`` with ``add = [...]`` (extra or
+    replacing requirements, for packs that import what they do not declare) and ``remove = [...]``."""
+    path = ext_dir / f"{pack}.deps.toml"
+    if not path.is_file():
+        return None
+    import tomllib
+
+    return tomllib.loads(path.read_text())
+
+
 def discover(ext_dir: Path) -> list[Path]:
     """Pack folders as ComfyUI finds them: directories, ``*.disabled`` and hidden ones skipped (reported)."""
     if not ext_dir.is_dir():
@@ -34,21 +45,22 @@ def discover(ext_dir: Path) -> list[Path]:
     return sorted(p for p in ext_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
 
 
-async def load_extensions(registry: Registry, ext_dir: Path, builder: VenvBuilder, *,
+async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builder: VenvBuilder, *,
                           find_links: list[str] | None = None, offline: bool = False,
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
                           cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None
                           ) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
     environment are unchanged: the child then starts on first use), else start its child to read them."""
-    packs = discover(ext_dir)
+    packs = [p for d in (ext_dir if isinstance(ext_dir, list) else [ext_dir]) for p in discover(d)]
     statuses = [PackStatus(p.name, p, "disabled") for p in packs if p.name.endswith(".disabled")]
     active = [p for p in packs if not p.name.endswith(".disabled")]
 
     async def one(pack_dir: Path) -> tuple[RemoteRunner | None, PackStatus]:
         status = PackStatus(pack_dir.name, pack_dir, "failed")
         try:
-            reqs = read_requirements(pack_dir, (manifests or {}).get(pack_dir.name))
+            manifest = (manifests or {}).get(pack_dir.name) or read_manifest(pack_dir.parent, pack_dir.name)
+            reqs = read_requirements(pack_dir, manifest)
             status.env = await builder.ensure(EnvSpec(pack_dir.name, reqs, list(find_links or []), offline))
         except (VenvBuildError, ValueError, OSError) as exc:
             status.reason = str(exc)

@@ -283,3 +283,29 @@ async def test_validation_calls_have_a_deadline(pack) -> None:
         await executor.validate({"c": {"class_type": "DemoSlowCheck", "inputs": {"value": 2}}, "s": show("c")})
     [err] = info.value.node_errors["c"].errors
     assert err.type == "exception_during_validation" and "longer than 0.3 s" in err.details
+
+
+async def test_objects_that_cannot_cross_stay_in_the_child(pack) -> None:
+    executor, _, _, _ = pack
+    prompt = {"m": {"class_type": "DemoMakeThing", "inputs": {"value": 4}},
+              "u": {"class_type": "DemoUseThing", "inputs": {"thing": ["m", 0]}}, "s": show("u"),
+              "p": {"class_type": "PreviewAny", "inputs": {"source": ["m", 0]}}}
+    result = await executor.run(prompt, "p")
+    assert result.status == "success", result.error
+    assert result.outputs["s"]["text"] == ["40"]  # the child got its own object back
+    assert "OpaqueRef" in result.outputs["p"]["text"][0] and "Thing" in result.outputs["p"]["text"][0]
+
+
+async def test_list_mapping_and_is_changed_for_isolated_nodes(pack) -> None:
+    executor, sink, _, _ = pack
+    prompt = {"r": {"class_type": "DemoRange", "inputs": {"n": 3}},
+              "a": {"class_type": "DemoAdd", "inputs": {"a": ["r", 0], "b": 100}}, "s": show("a")}
+    result = await executor.run(prompt, "p")
+    assert result.outputs["s"]["text"] == ["100", "101", "102"]
+    sink.events.clear()
+    await executor.run(prompt, "q")  # IS_CHANGED unchanged: all cached
+    assert sink.of(Executing) == []
+    prompt["r"]["inputs"]["n"] = -2  # IS_CHANGED is NaN: runs every time
+    await executor.run(prompt, "r")
+    await executor.run(prompt, "s")
+    assert [e.node for e in sink.of(Executing)].count("r") == 2

@@ -243,6 +243,59 @@ class DemoSlowCheck:
         return (value,)
 
 
+class Thing:
+    """An object that cannot cross the process boundary."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class DemoMakeThing:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("THING",)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    def run(self, value):
+        return (Thing(value),)
+
+
+class DemoUseThing:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"thing": ("THING",)}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    def run(self, thing):
+        return (thing.value * 10,)
+
+
+class DemoRange:
+    """A list output (OUTPUT_IS_LIST): downstream nodes run once per element."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"n": ("INT", {"default": 3})}}
+
+    RETURN_TYPES = ("INT",)
+    OUTPUT_IS_LIST = (True,)
+    FUNCTION = "run"
+    CATEGORY = "demo"
+
+    @classmethod
+    def IS_CHANGED(cls, n):
+        return float("nan") if n < 0 else n
+
+    def run(self, n):
+        return (list(range(abs(n))),)
+
+
 class DemoShape:
     @classmethod
     def INPUT_TYPES(cls):
@@ -258,7 +311,7 @@ class DemoShape:
 
 
 NODE_CLASS_MAPPINGS = {c.__name__: c for c in (
-    DemoInvert, DemoSpin, DemoFolders, DemoSlowCheck, DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep,
-    DemoProgress, DemoCrash, DemoSwitch, DemoExpand, DemoGate, DemoV3Twice)}
+    DemoMakeThing, DemoUseThing, DemoRange, DemoInvert, DemoSpin, DemoFolders, DemoSlowCheck, DemoShape, DemoAdd,
+    DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch, DemoExpand, DemoGate, DemoV3Twice)}
 NODE_DISPLAY_NAME_MAPPINGS = {"DemoAdd": "Demo Add"}
 WEB_DIRECTORY = "./web"
