@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from host import cli_ext
+from host import cli_ext, cli_serve
 from host.executor.errors import ValidationFailed
 from host.executor.events import Event, Executed, Executing, ExecutionError
 
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ext.add_extension_flags(run)
     run.set_defaults(func=cmd_run)
     cli_ext.add_ext_parser(sub)
+    cli_serve.add_serve_parser(sub, add_cache_flags)
     return parser
 
 

@@ -1,0 +1,43 @@
+"""``nodehost serve``: ComfyUI's HTTP + WebSocket API (first slice: prompts, queue, history, object_info, WS)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from builtin_nodes import OutputPaths, load_builtin
+    from host.registry import Registry
+    from host.runtime import freeze_startup_objects, tune_gc
+    from host.server.app import ServerConfig, build_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    tune_gc()
+    config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
+                          temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
+                          cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
+    registry = Registry()
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))
+    registry.freeze()
+    freeze_startup_objects()
+    if args.listen not in ("127.0.0.1", "localhost", "::1"):
+        logging.getLogger("nodehost.server").warning(
+            "listening on %s: anyone who can reach this port can run prompts", args.listen)
+    web.run_app(build_app(registry, config), host=args.listen, port=args.port, print=None)
+    return 0
+
+
+def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
+    serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
+    serve.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
+    serve.add_argument("--output-directory", default="output")
+    serve.add_argument("--temp-directory", default="temp")
+    serve.add_argument("--input-directory", default="input")
+    add_cache_flags(serve)
+    serve.set_defaults(func=cmd_serve)

@@ -1,0 +1,1 @@
+"""ComfyUI's HTTP + WebSocket API over the executor (aiohttp)."""

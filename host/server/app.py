@@ -1,0 +1,134 @@
+"""The aiohttp application: state in AppKeys, the executor on its own thread, a queue worker task, and every
+route registered twice (bare and under ``/api``), as ComfyUI does."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from host.executor.caches import make_cache
+from host.executor.executor import Executor
+from host.executor.worker import ExecutorThread
+from host.registry import Registry
+from host.server.history import History
+from host.server.queue import PromptQueue, QueueItem
+from host.server.ws import WebSockets
+
+log = logging.getLogger("nodehost.server")
+
+
+@dataclass
+class ServerConfig:
+    """Settings of ``nodehost serve`` (ComfyUI's flag names where they exist)."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8188
+    output_dir: Path = Path("output")
+    temp_dir: Path = Path("temp")
+    input_dir: Path = Path("input")
+    cache_lru: int | None = None
+    cache_ram: float | None = None
+    cache_none: bool = False
+    max_history: int = 10000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServerState:
+    config: ServerConfig
+    registry: Registry
+    queue: PromptQueue
+    history: History
+    sockets: WebSockets
+    executor: Executor | None = None
+    worker: ExecutorThread | None = None
+    validator: ExecutorThread | None = None
+    task: asyncio.Task[None] | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {"exec_info": {"queue_remaining": self.queue.remaining()}}
+
+    def broadcast_status(self) -> None:
+        self.sockets.send_soon({"type": "status", "data": {"status": self.status()}}, None)
+
+
+STATE = web.AppKey("nodehost_state", ServerState)
+
+
+async def run_queue(state: ServerState) -> None:
+    """The worker: one prompt at a time on the executor's thread; history written before the final status
+    and ``executing {node: null}``, success or error."""
+    assert state.executor is not None and state.worker is not None
+    while True:
+        item = await state.queue.get()
+        state.broadcast_status()
+        state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
+        extra = item.extra_data | item.sensitive
+        try:
+            result = await asyncio.wrap_future(state.worker.submit(
+                state.executor.execute(item.validated, item.prompt_id, extra)))
+            outputs, status, meta = result.outputs, result.status, result.meta
+            messages = result.messages
+        except Exception as exc:  # the executor itself failed: record it, keep serving
+            log.exception("prompt %s failed outside any node", item.prompt_id)
+            outputs, status, meta, messages = {}, "error", {}, [["execution_error", {"exception_message": str(exc)}]]
+        state.history.add(item.prompt_id, {
+            "prompt": item.wire(), "outputs": outputs, "meta": meta,
+            "status": {"status_str": "success" if status == "success" else "error",
+                       "completed": status == "success", "messages": messages}})
+        state.queue.done(item)
+        state.broadcast_status()
+        client = state.sockets.client_of.pop(item.prompt_id, None)
+        state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
+        state.sockets.prompt_done(item.prompt_id)
+        if client is not None:
+            state.sockets.last_node.pop(client, None)
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start the executor thread, the validation thread, the publisher and the queue worker; stop them in
+    reverse order."""
+    state = app[STATE]
+    from host.server.ws import ServerSink
+
+    cfg = state.config
+    state.sockets.start()
+    cache = make_cache(lru=cfg.cache_lru, ram_gb=cfg.cache_ram, none=cfg.cache_none)
+    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
+    state.worker = ExecutorThread().start()
+    state.validator = ExecutorThread(name="nodehost-validate").start()
+    state.task = asyncio.ensure_future(run_queue(state))
+    yield
+    state.task.cancel()
+    if state.executor is not None:
+        state.executor.interrupt()
+    state.validator.stop()
+    state.worker.stop()
+    await state.sockets.stop()
+
+
+def build_app(registry: Registry, config: ServerConfig | None = None) -> web.Application:
+    from host.server import routes_prompt
+
+    app = web.Application(client_max_size=100 * 1024 * 1024)
+    app[STATE] = ServerState(config or ServerConfig(), registry, PromptQueue(),
+                             History((config or ServerConfig()).max_history), WebSockets())
+    routes = routes_prompt.routes()
+    app.add_routes(routes)
+    app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+__all__ = ["STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]

@@ -1,0 +1,188 @@
+"""Prompt, queue, history, interrupt, object_info, features and the WebSocket (COMPAT §1.2, §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from host.executor.errors import ValidationFailed
+from host.executor.validation import validate_prompt
+from host.server.app import STATE, ServerState, now_ms
+from host.server.queue import SENSITIVE_KEYS, QueueItem
+from host.server.ws import SERVER_FEATURES
+
+
+class BadRequest(Exception):
+    """A request that cannot be served: a clear 400 with a JSON error, never a 500."""
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON whatever the Content-Type (clients send text/plain too); empty -> None."""
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def error_400(message: str, kind: str = "invalid_request") -> web.Response:
+    return web.json_response({"error": {"type": kind, "message": message, "details": message, "extra_info": {}},
+                              "node_errors": {}}, status=400)
+
+
+def state_of(request: web.Request) -> ServerState:
+    return request.app[STATE]
+
+
+async def post_prompt(request: web.Request) -> web.Response:
+    state = state_of(request)
+    try:
+        body = await read_json(request)
+    except BadRequest as exc:
+        return error_400(str(exc))
+    if not isinstance(body, dict):
+        return error_400("the body must be a JSON object")
+    number = state.queue.next_number(front=bool(body.get("front")))  # consumed even if validation fails
+    if "number" in body:
+        try:
+            number = float(body["number"])
+        except (TypeError, ValueError):
+            return error_400("number must be a number")
+    if "prompt" not in body:
+        return error_400("No prompt provided", "no_prompt")
+    extra = body.get("extra_data") or {}
+    if not isinstance(extra, dict):
+        return error_400("extra_data must be an object")
+    extra = dict(extra)
+    if "client_id" in body:
+        extra["client_id"] = body["client_id"]
+    extra["create_time"] = now_ms()
+    sensitive = {k: extra.pop(k) for k in SENSITIVE_KEYS if k in extra}
+    targets = body.get("partial_execution_targets")
+    if targets is not None and not isinstance(targets, list):
+        return error_400("partial_execution_targets must be a list of node ids")
+    prompt_id = str(body["prompt_id"]) if body.get("prompt_id") is not None else str(uuid.uuid4())
+    assert state.validator is not None
+    try:
+        validated = await asyncio.wrap_future(state.validator.submit(
+            validate_prompt(body["prompt"], state.registry, targets)))
+    except ValidationFailed as failed:
+        return web.json_response(failed.body(), status=400)
+    item = QueueItem(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive, validated)
+    state.queue.put(item)
+    state.broadcast_status()
+    return web.json_response({"prompt_id": prompt_id, "number": number,
+                              "node_errors": msgspec.to_builtins(validated.node_errors)})
+
+
+async def get_prompt(request: web.Request) -> web.Response:
+    return web.json_response({"exec_info": {"queue_remaining": state_of(request).queue.remaining()}})
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    queue = state_of(request).queue
+    return web.json_response({"queue_running": [i.wire() for i in queue.running.values()],
+                              "queue_pending": [i.wire() for i in queue.pending()]})
+
+
+async def post_queue(request: web.Request) -> web.Response:
+    state = state_of(request)
+    try:
+        body = await read_json(request) or {}
+    except BadRequest as exc:
+        return error_400(str(exc))
+    if not isinstance(body, dict):
+        return error_400("the body must be a JSON object")
+    if body.get("clear"):
+        state.queue.wipe()
+    if isinstance(body.get("delete"), list):
+        state.queue.delete({str(x) for x in body["delete"]})
+    state.broadcast_status()
+    return web.Response()
+
+
+async def post_interrupt(request: web.Request) -> web.Response:
+    state = state_of(request)
+    try:
+        body = await read_json(request)
+    except BadRequest:
+        body = None  # invalid JSON: a global interrupt, as ComfyUI
+    prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+    if state.executor is not None:
+        state.executor.interrupt(str(prompt_id) if prompt_id is not None else None)
+    return web.Response()
+
+
+def _int_query(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+
+
+async def get_history(request: web.Request) -> web.Response:
+    try:
+        max_items = _int_query(request, "max_items")
+        offset = _int_query(request, "offset")
+    except BadRequest as exc:
+        return error_400(str(exc))
+    return web.json_response(state_of(request).history.page(max_items, -1 if offset is None else offset))
+
+
+async def get_history_item(request: web.Request) -> web.Response:
+    return web.json_response(state_of(request).history.get(request.match_info["prompt_id"]))
+
+
+async def post_history(request: web.Request) -> web.Response:
+    history = state_of(request).history
+    try:
+        body = await read_json(request) or {}
+    except BadRequest as exc:
+        return error_400(str(exc))
+    if not isinstance(body, dict):
+        return error_400("the body must be a JSON object")
+    if body.get("clear"):
+        history.clear()
+    if isinstance(body.get("delete"), list):
+        history.delete([str(x) for x in body["delete"]])
+    return web.Response()
+
+
+async def get_object_info(request: web.Request) -> web.Response:
+    return web.json_response(state_of(request).registry.object_info())
+
+
+async def get_object_info_node(request: web.Request) -> web.Response:
+    return web.json_response(state_of(request).registry.object_info(request.match_info["node_class"]))
+
+
+async def get_features(request: web.Request) -> web.Response:
+    return web.json_response(SERVER_FEATURES)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    return await state.sockets.handler(request, state.status())
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/ws", websocket),
+        web.get("/prompt", get_prompt), web.post("/prompt", post_prompt),
+        web.get("/queue", get_queue), web.post("/queue", post_queue),
+        web.post("/interrupt", post_interrupt),
+        web.get("/history", get_history), web.post("/history", post_history),
+        web.get("/history/{prompt_id}", get_history_item),
+        web.get("/object_info", get_object_info), web.get("/object_info/{node_class}", get_object_info_node),
+        web.get("/features", get_features),
+    ]

@@ -1,0 +1,154 @@
+"""WebSocket clients and the routing of execution events to them (COMPAT §2).
+
+Events arrive from the executor's thread through ``ServerSink.emit`` (thread-safe) and are turned into
+``{"type", "data"}`` messages on the server's loop. A prompt's messages go only to the socket whose sid is the
+prompt's client_id; without a client_id, ``execution_*``/``executing``/``executed`` are dropped (except
+``execution_interrupted``, broadcast) while ``progress`` and ``progress_state`` are broadcast, as ComfyUI does.
+``progress_state`` is built here, per prompt, from the executor's node-state events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from host.executor.events import (
+    Event,
+    ExecutionInterrupted,
+    NodeState,
+    ProgressPreview,
+    event_data,
+    event_type,
+)
+
+log = logging.getLogger("nodehost.server")
+
+SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 100 * 1024 * 1024,
+                   "extension": {"manager": {"supports_v4": True}}}
+_ALWAYS_ROUTED = {"execution_start", "execution_cached", "execution_success", "execution_error", "executing",
+                  "executed"}
+
+
+class WebSockets:
+    """Connected sockets by sid; sends are serialized per socket by aiohttp."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self.flags: dict[str, dict[str, Any]] = {}
+        self.client_of: dict[str, str | None] = {}  # prompt_id -> client_id
+        self.progress: dict[str, dict[str, dict[str, Any]]] = {}  # prompt_id -> node -> state
+        self.last_node: dict[str, str] = {}  # client_id -> node executing
+        self._outbox: asyncio.Queue[tuple[dict[str, Any], str | None]] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the one publisher task: every message goes out in the order it was queued."""
+        self._outbox = asyncio.Queue()
+        self._publisher = asyncio.ensure_future(self._publish())
+
+    async def stop(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+        for ws in list(self.sockets.values()):
+            await ws.close()
+
+    async def _publish(self) -> None:
+        assert self._outbox is not None
+        while True:
+            message, sid = await self._outbox.get()
+            await self.send(message, sid)
+
+    async def send(self, message: dict[str, Any], sid: str | None) -> None:
+        targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
+        for target_sid, ws in targets:
+            if ws is None or ws.closed:
+                continue
+            try:
+                await ws.send_json(message)
+            except (ConnectionError, RuntimeError) as exc:
+                log.debug("dropping a message to %s: %s", target_sid, exc)
+
+    def send_soon(self, message: dict[str, Any], sid: str | None) -> None:
+        if self._outbox is not None:
+            self._outbox.put_nowait((message, sid))
+
+    def route(self, event: Event) -> None:
+        """One executor event -> WebSocket message(s), routed by the prompt's client."""
+        if isinstance(event, ProgressPreview):
+            return  # binary previews: later
+        prompt_id = getattr(event, "prompt_id", None)
+        client = self.client_of.get(prompt_id) if prompt_id else None
+        if isinstance(event, NodeState):
+            self.send_soon({"type": "progress_state", "data": self.progress_state(event)}, client)
+            return
+        kind = event_type(event)
+        data = event_data(event)
+        if kind == "executing" and client is not None:
+            self.last_node[client] = data["node"]
+        if kind in _ALWAYS_ROUTED:
+            if client is not None:
+                self.send_soon({"type": kind, "data": data}, client)
+            return
+        if isinstance(event, ExecutionInterrupted):
+            self.send_soon({"type": kind, "data": data}, client)  # broadcast when the prompt has no client
+            return
+        self.send_soon({"type": kind, "data": data}, client)  # progress: broadcast without a client
+
+    def progress_state(self, event: NodeState) -> dict[str, Any]:
+        nodes = self.progress.setdefault(event.prompt_id, {})
+        nodes[event.node_id] = {"value": event.value, "max": event.max, "state": event.state,
+                                "node_id": event.node_id, "prompt_id": event.prompt_id,
+                                "display_node_id": event.display_node_id, "parent_node_id": event.parent_node_id,
+                                "real_node_id": event.real_node_id}
+        return {"prompt_id": event.prompt_id, "nodes": dict(nodes)}
+
+    def prompt_done(self, prompt_id: str) -> None:
+        self.progress.pop(prompt_id, None)
+
+    async def handler(self, request: web.Request, status: dict[str, Any]) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        sid = request.query.get("clientId") or uuid.uuid4().hex
+        old = self.sockets.pop(sid, None)
+        if old is not None:
+            await old.close()
+        self.sockets[sid] = ws
+        try:
+            await ws.send_json({"type": "status", "data": {"status": status, "sid": sid}})
+            if sid in self.last_node and self.last_node[sid] is not None:
+                await ws.send_json({"type": "executing", "data": {"node": self.last_node[sid]}})
+            first = True
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT and first:
+                    self._feature_flags(sid, msg.data, ws)
+                first = False
+        finally:
+            if self.sockets.get(sid) is ws:
+                del self.sockets[sid]
+        return ws
+
+    def _feature_flags(self, sid: str, text: str, ws: web.WebSocketResponse) -> None:
+        import json
+
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "feature_flags":
+            self.flags[sid] = message.get("data") or {}
+            asyncio.ensure_future(ws.send_json({"type": "feature_flags", "data": SERVER_FEATURES}))
+
+
+class ServerSink:
+    """The executor's EventSink in a server: hands each event to the server's loop (thread-safe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: WebSockets) -> None:
+        self.loop = loop
+        self.sockets = sockets
+
+    def emit(self, event: Event) -> None:
+        self.loop.call_soon_threadsafe(self.sockets.route, event)
