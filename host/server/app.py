@@ -33,6 +33,16 @@ class ServerConfig:
     output_dir: Path = Path("output")
     temp_dir: Path = Path("temp")
     input_dir: Path = Path("input")
+    user_dir: Path = Path("user")
+    #: ComfyUI's models/ layout root, and extra_model_paths.yaml files adding model folders
+    models_dir: Path = Path("models")
+    extra_model_paths: list[Path] = field(default_factory=list)
+    max_upload_size_mb: float = 100.0
+    #: ``--enable-cors-header [ORIGIN]``: None = off (loopback origin check instead), "*" = any origin
+    enable_cors_header: str | None = None
+    #: ``--auth-token``: a bearer token required on every route and the WebSocket
+    auth_token: str | None = None
+    disable_metadata: bool = False
     cache_lru: int | None = None
     cache_ram: float | None = None
     cache_none: bool = False
@@ -114,13 +124,17 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     await state.sockets.stop()
 
 
-def build_app(registry: Registry, config: ServerConfig | None = None) -> web.Application:
+def build_app(registry: Registry, config: ServerConfig | None = None,
+              extra_routes: list[web.RouteDef] | None = None,
+              middlewares: list[Any] | None = None) -> web.Application:
+    """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
     from host.server import routes_prompt
 
-    app = web.Application(client_max_size=100 * 1024 * 1024)
-    app[STATE] = ServerState(config or ServerConfig(), registry, PromptQueue(),
-                             History((config or ServerConfig()).max_history), WebSockets())
-    routes = routes_prompt.routes()
+    config = config or ServerConfig()
+    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024),
+                          middlewares=middlewares or [])
+    app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
+    routes = routes_prompt.routes() + list(extra_routes or [])
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
