@@ -20,6 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tune_gc()
     config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
                           temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
+                          user_dir=Path(args.user_directory).resolve(),
+                          database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
+                                                                       "nodehost.sqlite3").resolve(),
+                          requeue_running=args.requeue_running,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))
@@ -39,5 +43,12 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--output-directory", default="output")
     serve.add_argument("--temp-directory", default="temp")
     serve.add_argument("--input-directory", default="input")
+    serve.add_argument("--user-directory", default="user")
+    serve.add_argument("--database", default=None,
+                       help="SQLite file keeping the queue and history across restarts "
+                            "(default <user-directory>/nodehost.sqlite3)")
+    serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
+    serve.add_argument("--requeue-running", action="store_true",
+                       help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
     serve.set_defaults(func=cmd_serve)

@@ -19,6 +19,7 @@ from host.executor.worker import ExecutorThread
 from host.registry import Registry
 from host.server.history import History
 from host.server.queue import PromptQueue, QueueItem
+from host.server.store import Store
 from host.server.ws import WebSockets
 
 log = logging.getLogger("nodehost.server")
@@ -43,6 +44,10 @@ class ServerConfig:
     #: ``--auth-token``: a bearer token required on every route and the WebSocket
     auth_token: str | None = None
     disable_metadata: bool = False
+    #: the SQLite file holding the queue and history across restarts (None: memory only, as ComfyUI)
+    database: Path | None = None
+    #: after a crash, run the prompt that was running again instead of recording it as failed
+    requeue_running: bool = False
     cache_lru: int | None = None
     cache_ram: float | None = None
     cache_none: bool = False
@@ -61,6 +66,7 @@ class ServerState:
     worker: ExecutorThread | None = None
     validator: ExecutorThread | None = None
     task: asyncio.Task[None] | None = None
+    store: Store | None = None
 
     def status(self) -> dict[str, Any]:
         return {"exec_info": {"queue_remaining": self.queue.remaining()}}
@@ -78,6 +84,8 @@ async def run_queue(state: ServerState) -> None:
     assert state.executor is not None and state.worker is not None
     while True:
         item = await state.queue.get()
+        if state.store is not None:
+            state.store.mark_running(item.prompt_id)
         state.broadcast_status()
         state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
         extra = item.extra_data | item.sensitive
@@ -89,10 +97,12 @@ async def run_queue(state: ServerState) -> None:
         except Exception as exc:  # the executor itself failed: record it, keep serving
             log.exception("prompt %s failed outside any node", item.prompt_id)
             outputs, status, meta, messages = {}, "error", {}, [["execution_error", {"exception_message": str(exc)}]]
-        state.history.add(item.prompt_id, {
-            "prompt": item.wire(), "outputs": outputs, "meta": meta,
-            "status": {"status_str": "success" if status == "success" else "error",
-                       "completed": status == "success", "messages": messages}})
+        entry = {"prompt": item.wire(), "outputs": outputs, "meta": meta,
+                 "status": {"status_str": "success" if status == "success" else "error",
+                            "completed": status == "success", "messages": messages}}
+        state.history.add(item.prompt_id, entry)
+        if state.store is not None:
+            state.store.finish(item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
         state.broadcast_status()
         client = state.sockets.client_of.pop(item.prompt_id, None)
@@ -114,9 +124,16 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
+    if cfg.database is not None:
+        from host.server.recovery import recover
+
+        state.store = Store(cfg.database)
+        await recover(state)
     state.task = asyncio.ensure_future(run_queue(state))
     yield
     state.task.cancel()
+    if state.store is not None:
+        state.store.close()
     if state.executor is not None:
         state.executor.interrupt()
     state.validator.stop()

@@ -14,6 +14,7 @@ from host.executor.errors import ValidationFailed
 from host.executor.validation import validate_prompt
 from host.server.app import STATE, ServerState, now_ms
 from host.server.queue import SENSITIVE_KEYS, QueueItem
+from host.server.store import StoredPrompt
 from host.server.ws import SERVER_FEATURES
 
 
@@ -76,6 +77,10 @@ async def post_prompt(request: web.Request) -> web.Response:
     except ValidationFailed as failed:
         return web.json_response(failed.body(), status=400)
     item = QueueItem(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive, validated)
+    if state.store is not None:  # durable before we answer
+        state.store.set_counter(state.queue.counter)
+        state.store.add_pending(StoredPrompt(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive,
+                                             targets))
     state.queue.put(item)
     state.broadcast_status()
     return web.json_response({"prompt_id": prompt_id, "number": number,
@@ -102,8 +107,13 @@ async def post_queue(request: web.Request) -> web.Response:
         return error_400("the body must be a JSON object")
     if body.get("clear"):
         state.queue.wipe()
+        if state.store is not None:
+            state.store.delete_pending()
     if isinstance(body.get("delete"), list):
-        state.queue.delete({str(x) for x in body["delete"]})
+        ids = [str(x) for x in body["delete"]]
+        state.queue.delete(set(ids))
+        if state.store is not None:
+            state.store.delete_pending(ids)
     state.broadcast_status()
     return web.Response()
 
@@ -144,7 +154,8 @@ async def get_history_item(request: web.Request) -> web.Response:
 
 
 async def post_history(request: web.Request) -> web.Response:
-    history = state_of(request).history
+    state = state_of(request)
+    history = state.history
     try:
         body = await read_json(request) or {}
     except BadRequest as exc:
@@ -153,8 +164,13 @@ async def post_history(request: web.Request) -> web.Response:
         return error_400("the body must be a JSON object")
     if body.get("clear"):
         history.clear()
+        if state.store is not None:
+            state.store.delete_history()
     if isinstance(body.get("delete"), list):
-        history.delete([str(x) for x in body["delete"]])
+        ids = [str(x) for x in body["delete"]]
+        history.delete(ids)
+        if state.store is not None:
+            state.store.delete_history(ids)
     return web.Response()
 
 
