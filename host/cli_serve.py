@@ -23,15 +23,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           user_dir=Path(args.user_directory).resolve(),
                           database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
                                                                        "nodehost.sqlite3").resolve(),
-                          requeue_running=args.requeue_running,
+                          requeue_running=args.requeue_running, auth_token=args.auth_token,
+                          enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))
     registry.freeze()
     freeze_startup_objects()
-    if args.listen not in ("127.0.0.1", "localhost", "::1"):
+    if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
-            "listening on %s: anyone who can reach this port can run prompts", args.listen)
+            "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
+            "set --auth-token", args.listen)
     web.run_app(build_app(registry, config), host=args.listen, port=args.port, print=None)
     return 0
 
@@ -47,6 +49,11 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
+    serve.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on every route "
+                       "(the WebSocket may pass ?token=TOKEN)")
+    serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
+                       help="answer CORS (default origin *) instead of refusing cross-origin requests")
+    serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",
                        help="after a crash, run the prompt that was running again (default: record it as failed)")

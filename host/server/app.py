@@ -146,10 +146,11 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
               middlewares: list[Any] | None = None) -> web.Application:
     """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
     from host.server import routes_prompt
+    from host.server.middleware import guards
 
     config = config or ServerConfig()
-    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024),
-                          middlewares=middlewares or [])
+    chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
+    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     routes = routes_prompt.routes() + list(extra_routes or [])
     app.add_routes(routes)
