@@ -24,7 +24,8 @@ def free_port() -> int:
 def test_serve_runs_a_prompt_over_http(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--port", str(port), "--output-directory",
-                             str(tmp_path / "out"), "--temp-directory", str(tmp_path / "temp")],
+                             str(tmp_path / "out"), "--temp-directory", str(tmp_path / "temp"),
+                             "--user-directory", str(tmp_path / "user")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
