@@ -130,6 +130,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.store = Store(cfg.database)
         await recover(state)
     state.task = asyncio.ensure_future(run_queue(state))
+    state.worker.submit(warm_up())  # torch & co. load on the executor's thread after the server is ready
     yield
     state.task.cancel()
     if state.store is not None:
@@ -139,6 +140,19 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     state.validator.stop()
     state.worker.stop()
     await state.sockets.stop()
+
+
+async def warm_up() -> None:
+    """Import what node bodies need (torch, numpy, PIL: about a second) in the background, so the first prompt
+    does not pay for it and the API stays responsive then. Start-up itself never waits for it."""
+    import importlib
+
+    for name in ("numpy", "torch", "PIL.Image", "PIL.PngImagePlugin"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.warning("warm-up: cannot import %s", name)
+        await asyncio.sleep(0)
 
 
 def build_app(registry: Registry, config: ServerConfig | None = None,

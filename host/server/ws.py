@@ -42,7 +42,9 @@ class WebSockets:
         self.client_of: dict[str, str | None] = {}  # prompt_id -> client_id
         self.progress: dict[str, dict[str, dict[str, Any]]] = {}  # prompt_id -> node -> state
         self.last_node: dict[str, str] = {}  # client_id -> node executing
-        self._outbox: asyncio.Queue[tuple[dict[str, Any], str | None]] | None = None
+        self._outbox: asyncio.Queue[tuple[dict[str, Any] | str, str | None]] | None = None
+        #: prompts with a progress_state snapshot queued but not sent yet: later updates fold into it
+        self._snapshot_queued: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -60,9 +62,18 @@ class WebSockets:
         assert self._outbox is not None
         while True:
             message, sid = await self._outbox.get()
+            if isinstance(message, str):  # a progress_state snapshot, built now: the latest state, complete
+                self._snapshot_queued.discard(message)
+                nodes = self.progress.get(message)
+                if nodes is None:
+                    continue
+                message = {"type": "progress_state", "data": {"prompt_id": message, "nodes": dict(nodes)}}
             await self.send(message, sid)
 
     async def send(self, message: dict[str, Any], sid: str | None) -> None:
+        if message.get("type") == "__forget__":
+            self.progress.pop(message["prompt_id"], None)
+            return
         targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
         for target_sid, ws in targets:
             if ws is None or ws.closed:
@@ -83,7 +94,10 @@ class WebSockets:
         prompt_id = getattr(event, "prompt_id", None)
         client = self.client_of.get(prompt_id) if prompt_id else None
         if isinstance(event, NodeState):
-            self.send_soon({"type": "progress_state", "data": self.progress_state(event)}, client)
+            self.update_progress(event)
+            if event.prompt_id not in self._snapshot_queued and self._outbox is not None:
+                self._snapshot_queued.add(event.prompt_id)
+                self._outbox.put_nowait((event.prompt_id, client))
             return
         kind = event_type(event)
         data = event_data(event)
@@ -98,16 +112,21 @@ class WebSockets:
             return
         self.send_soon({"type": kind, "data": data}, client)  # progress: broadcast without a client
 
-    def progress_state(self, event: NodeState) -> dict[str, Any]:
+    def update_progress(self, event: NodeState) -> None:
+        """O(1) per event; the snapshot (§2.3's cumulative progress_state) is built when it is sent, so a burst
+        of updates costs one snapshot, not one per node (a long graph never floods a client)."""
         nodes = self.progress.setdefault(event.prompt_id, {})
         nodes[event.node_id] = {"value": event.value, "max": event.max, "state": event.state,
                                 "node_id": event.node_id, "prompt_id": event.prompt_id,
                                 "display_node_id": event.display_node_id, "parent_node_id": event.parent_node_id,
                                 "real_node_id": event.real_node_id}
-        return {"prompt_id": event.prompt_id, "nodes": dict(nodes)}
 
     def prompt_done(self, prompt_id: str) -> None:
-        self.progress.pop(prompt_id, None)
+        """Forget the prompt's progress after its last snapshot went out."""
+        if self._outbox is not None:
+            self._outbox.put_nowait(({"type": "__forget__", "prompt_id": prompt_id}, None))
+        else:
+            self.progress.pop(prompt_id, None)
 
     async def handler(self, request: web.Request, status: dict[str, Any]) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
