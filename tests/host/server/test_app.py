@@ -48,17 +48,19 @@ async def test_websocket_message_sequence_matches_comfyui(client: TestClient) ->
     kinds = [m["type"] for m in messages]
     # COMPAT §2.3, observed: status(put) -> status(get) -> execution_start -> execution_cached -> per node
     # [progress_state(running) -> executing -> executed? -> progress_state(finished)] -> execution_success ->
-    # status(q=0) -> executing{node: null}
-    assert kinds[:4] == ["status", "status", "execution_start", "execution_cached"]
-    per_node = kinds[4:-3]
-    assert per_node == ["progress_state", "executing", "progress_state"] * 2 + [
-        "progress_state", "executing", "executed", "progress_state"]
-    assert kinds[-3:] == ["execution_success", "status", "executing"]
+    # status(q=0) -> executing{node: null}. progress_state snapshots are complete, so a burst of updates may be
+    # folded into one (the client always ends with the latest state): compare the rest exactly.
+    others = [k for k in kinds if k != "progress_state"]
+    assert others == ["status", "status", "execution_start", "execution_cached", "executing", "executing",
+                      "executing", "executed", "execution_success", "status", "executing"]
+    assert kinds.index("progress_state") < kinds.index("executing")  # the running state comes first
+    last_state = [m for m in messages if m["type"] == "progress_state"][-1]["data"]
+    assert kinds.index("execution_success") > max(i for i, k in enumerate(kinds) if k == "progress_state")
+    assert {n: v["state"] for n, v in last_state["nodes"].items()} == {"1": "finished", "2": "finished",
+                                                                      "3": "finished"}
     assert messages[-2]["data"]["status"]["exec_info"]["queue_remaining"] == 0
     executed = next(m for m in messages if m["type"] == "executed")["data"]
     assert executed["node"] == "3" and executed["output"]["images"][0]["filename"] == "t_00001_.png"
-    state = messages[-4]["data"] if messages[-4]["type"] == "progress_state" else None
-    assert state is not None and set(state["nodes"]) == {"1", "2", "3"}
     await ws.close()
 
 
