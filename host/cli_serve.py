@@ -26,9 +26,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           requeue_running=args.requeue_running, auth_token=args.auth_token,
                           enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
+    config.extensions_dir = Path(args.extensions_dir).resolve()
+    config.envs_dir = Path(args.envs_dir).resolve() if args.envs_dir else None
+    config.find_links, config.offline = list(args.find_links), args.offline
+    config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
     registry = Registry()
-    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))
-    registry.freeze()
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))  # packs join it at start-up
     freeze_startup_objects()
     if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
@@ -39,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
+    from host.cli_ext import add_extension_flags
+
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
     serve.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
@@ -58,4 +63,5 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--requeue-running", action="store_true",
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
+    add_extension_flags(serve)
     serve.set_defaults(func=cmd_serve)

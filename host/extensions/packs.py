@@ -6,6 +6,7 @@ start-up never waits for a child; an edited pack is read again."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
     ``PackInfo.failures`` and in ``registry.failures`` under ``<pack>:<node or <import>>`` (never cached)."""
     name = name or pack_dir.name
     runner = RemoteRunner(name, pack_dir, python, shm=shm, folders=folders)
+    runner.loop = asyncio.get_running_loop()  # the child belongs to this loop, even when it starts later
     key = source_key(pack_dir, env_digest) if cache is not None else ""
     info = cache.get(name, key) if cache is not None else None
     if info is None:

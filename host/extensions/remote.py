@@ -3,6 +3,7 @@ JSON-RPC. The executor never knows the difference."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -71,9 +72,12 @@ class RemoteRunner(NodeRunner):
         self.check_deadline = 60.0
         self._in_flight = 0
         self._interrupting = False
+        #: the loop that owns the child (its peer and spawning thread); set by start()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
+        self.loop = asyncio.get_running_loop()
         peer = Peer(self.name)
         peer.register("progress", self._progress, p.ProgressParams)
         peer.register("grant_slab", lambda g: self.shm.grant_slab(self.name, g.min_bytes), p.GrantParams)
@@ -97,6 +101,10 @@ class RemoteRunner(NodeRunner):
         return self.child.peer
 
     async def _call(self, method: str, params: Any, result_type: Any = Any, timeout: float | None = None) -> Any:
+        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
+            # called from another loop (the server's validation thread): run it on the loop owning the child
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                self._call(method, params, result_type, timeout), self.loop))
         peer = await self._peer()
         self._in_flight += 1
         try:

@@ -48,6 +48,11 @@ class ServerConfig:
     database: Path | None = None
     #: after a crash, run the prompt that was running again instead of recording it as failed
     requeue_running: bool = False
+    #: node packs: their folder, where their environments live, wheel folders, offline builds
+    extensions_dir: Path | None = None
+    envs_dir: Path | None = None
+    find_links: list[str] = field(default_factory=list)
+    offline: bool = False
     cache_lru: int | None = None
     cache_ram: float | None = None
     cache_none: bool = False
@@ -67,6 +72,8 @@ class ServerState:
     validator: ExecutorThread | None = None
     task: asyncio.Task[None] | None = None
     store: Store | None = None
+    runners: list[Any] = field(default_factory=list)
+    packs: list[Any] = field(default_factory=list)
 
     def status(self) -> dict[str, Any]:
         return {"exec_info": {"queue_remaining": self.queue.remaining()}}
@@ -124,6 +131,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
+    shm = await start_packs(state)
     if cfg.database is not None:
         from host.server.recovery import recover
 
@@ -137,9 +145,44 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.store.close()
     if state.executor is not None:
         state.executor.interrupt()
+    for runner in state.runners:
+        await asyncio.wrap_future(state.worker.submit(runner.close()))
+    if shm is not None:
+        shm.close()
     state.validator.stop()
     state.worker.stop()
     await state.sockets.stop()
+
+
+async def start_packs(state: ServerState) -> Any:
+    """Load the node packs on the executor's loop (their children belong to it), then freeze the registry.
+    With cached node definitions no child starts now: each starts on its first call."""
+    cfg = state.config
+    shm = None
+    if cfg.extensions_dir is not None and not state.registry.frozen:
+        from host.cli_ext import default_envs_dir
+        from host.extensions.loader import load_extensions
+        from host.extensions.model_paths import custom_node_dirs
+        from host.extensions.packs import NodeDefCache
+        from isolate.shm import ShmHost, cleanup_stale
+        from isolate.venv import VenvBuilder
+
+        cleanup_stale()
+        shm = ShmHost()
+        dirs = [cfg.extensions_dir, *(d for c in cfg.extra_model_paths for d in custom_node_dirs(c))]
+        envs = cfg.envs_dir or default_envs_dir()
+        folders = {"output": str(cfg.output_dir), "temp": str(cfg.temp_dir), "input": str(cfg.input_dir),
+                   "user": str(cfg.user_dir), "models_dir": str(cfg.models_dir)}
+        assert state.worker is not None
+        state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
+            state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
+            offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)))
+        for status in state.packs:
+            if status.state == "failed":
+                log.error("node pack %s failed: %s", status.name, status.reason)
+    if not state.registry.frozen:
+        state.registry.freeze()
+    return shm
 
 
 async def warm_up() -> None:

@@ -1,0 +1,45 @@
+"""Node packs behind the server: their nodes in /object_info, validated (VALIDATE_INPUTS in the child, from the
+validation thread) and run through /prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from builtin_nodes import load_builtin
+from host.registry import Registry
+from host.server.app import ServerConfig, build_app
+
+PACKS = Path(__file__).resolve().parents[2] / "packs"
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_pack_nodes_over_http(paths, tmp_path: Path) -> None:
+    ext = tmp_path / "extensions"
+    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
+    registry = Registry()
+    load_builtin(registry, paths)
+    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
+                          envs_dir=tmp_path / "envs", offline=True)
+    async with TestClient(TestServer(build_app(registry, config))) as client:
+        info = await (await client.get("/object_info/DemoAdd")).json()
+        assert info["DemoAdd"]["python_module"] == "custom_nodes.demo_pack"
+        bad = await client.post("/prompt", json={"prompt": {
+            "g": {"class_type": "DemoGate", "inputs": {"value": 13, "open": True}},
+            "s": {"class_type": "DemoShow", "inputs": {"value": ["g", 0]}}}})
+        assert bad.status == 400
+        assert (await bad.json())["node_errors"]["g"]["errors"][0]["details"] == "value - 13 is unlucky"
+        resp = await client.post("/prompt", json={"prompt": {
+            "a": {"class_type": "DemoAdd", "inputs": {"a": 20, "b": 22}},
+            "s": {"class_type": "DemoShow", "inputs": {"value": ["a", 0]}}}, "prompt_id": "packs"})
+        assert resp.status == 200
+        for _ in range(300):
+            history = await (await client.get("/history/packs")).json()
+            if history:
+                break
+            await asyncio.sleep(0.02)
+        assert history["packs"]["outputs"]["s"]["text"] == ["42"]
