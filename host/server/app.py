@@ -74,6 +74,16 @@ class ServerState:
     store: Store | None = None
     runners: list[Any] = field(default_factory=list)
     packs: list[Any] = field(default_factory=list)
+    #: /free flags, applied by the worker after the current prompt
+    free_requested: set[str] = field(default_factory=set)
+
+    def apply_free(self) -> None:
+        """``free_memory`` drops the executor's caches (ComfyUI resets them too); ``unload_models`` has nothing
+        to unload until the model manager lands."""
+        if "free_memory" in self.free_requested and self.executor is not None:
+            self.executor.cache.clear()
+            self.executor.subcaches.clear()
+        self.free_requested.clear()
 
     def status(self) -> dict[str, Any]:
         return {"exec_info": {"queue_remaining": self.queue.remaining()}}
@@ -111,6 +121,8 @@ async def run_queue(state: ServerState) -> None:
         if state.store is not None:
             state.store.finish(item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
+        if state.free_requested:
+            state.apply_free()
         state.broadcast_status()
         client = state.sockets.client_of.pop(item.prompt_id, None)
         state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
@@ -202,14 +214,14 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
               middlewares: list[Any] | None = None) -> web.Application:
     """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
-    from host.server import routes_prompt
+    from host.server import routes_jobs, routes_prompt, routes_system
     from host.server.middleware import guards
 
     config = config or ServerConfig()
     chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
     app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
-    routes = routes_prompt.routes() + list(extra_routes or [])
+    routes = routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + list(extra_routes or [])
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)

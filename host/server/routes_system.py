@@ -1,0 +1,77 @@
+"""/system_stats (real figures, read off the loop) and /free."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from host.server.app import STATE
+from host.server.routes_prompt import BadRequest, error_400, read_json
+
+NODEHOST_VERSION = "0.1.0"
+
+
+def _ram() -> tuple[int, int]:
+    total = free = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+                elif line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return total, free
+
+
+def collect_stats() -> dict[str, Any]:
+    """Runs in a thread: torch may still be loading on the executor's thread."""
+    import torch
+
+    total, free = _ram()
+    devices = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            free_vram, total_vram = torch.cuda.mem_get_info(i)
+            reserved = torch.cuda.memory_reserved(i)
+            devices.append({"name": torch.cuda.get_device_name(i), "type": "cuda", "index": i,
+                            "vram_total": total_vram, "vram_free": free_vram, "torch_vram_total": reserved,
+                            "torch_vram_free": reserved - torch.cuda.memory_allocated(i)})
+    else:
+        devices.append({"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free,
+                        "torch_vram_total": total, "torch_vram_free": free})
+    return {"system": {"os": os.name if os.name != "posix" else sys.platform, "ram_total": total, "ram_free": free,
+                       "comfyui_version": f"nodehost-{NODEHOST_VERSION}", "required_frontend_version": None,
+                       "installed_templates_version": None, "required_templates_version": None,
+                       "python_version": sys.version, "pytorch_version": torch.__version__,
+                       "embedded_python": False, "argv": sys.argv, "platform": platform.platform()},
+            "devices": devices}
+
+
+async def get_system_stats(request: web.Request) -> web.Response:
+    return web.json_response(await asyncio.to_thread(collect_stats))
+
+
+async def post_free(request: web.Request) -> web.Response:
+    """``{"unload_models", "free_memory"}``: applied by the worker after the current prompt."""
+    try:
+        body = await read_json(request) or {}
+    except BadRequest as exc:
+        return error_400(str(exc))
+    if not isinstance(body, dict):
+        return error_400("the body must be a JSON object")
+    state = request.app[STATE]
+    state.free_requested |= {k for k in ("unload_models", "free_memory") if body.get(k)}
+    if state.queue.remaining() == 0:
+        state.apply_free()
+    return web.Response()
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/system_stats", get_system_stats), web.post("/free", post_free)]
