@@ -10,7 +10,10 @@ prompt's client_id; without a client_id, ``execution_*``/``executing``/``execute
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
+import struct
 import uuid
 from typing import Any
 
@@ -74,6 +77,9 @@ class WebSockets:
         if message.get("type") == "__forget__":
             self.progress.pop(message["prompt_id"], None)
             return
+        if message.get("type") == "__preview__":
+            await self.send_preview(message["event"], sid)
+            return
         targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
         for target_sid, ws in targets:
             if ws is None or ws.closed:
@@ -89,10 +95,12 @@ class WebSockets:
 
     def route(self, event: Event) -> None:
         """One executor event -> WebSocket message(s), routed by the prompt's client."""
-        if isinstance(event, ProgressPreview):
-            return  # binary previews: later
         prompt_id = getattr(event, "prompt_id", None)
         client = self.client_of.get(prompt_id) if prompt_id else None
+        if isinstance(event, ProgressPreview):
+            if self._outbox is not None:
+                self._outbox.put_nowait(({"type": "__preview__", "event": event}, client))
+            return
         if isinstance(event, NodeState):
             self.update_progress(event)
             if event.prompt_id not in self._snapshot_queued and self._outbox is not None:
@@ -111,6 +119,28 @@ class WebSockets:
             self.send_soon({"type": kind, "data": data}, client)  # broadcast when the prompt has no client
             return
         self.send_soon({"type": kind, "data": data}, client)  # progress: broadcast without a client
+
+    async def send_preview(self, event: ProgressPreview, sid: str | None) -> None:
+        """§2.4 binary frames: type 4 (with metadata) to clients that said ``supports_preview_metadata``,
+        type 1 (image type + bytes) to the others."""
+        encoded = await asyncio.to_thread(encode_preview, event.image)
+        if encoded is None:
+            return
+        mime, image_type, data = encoded
+        meta = json.dumps({"node_id": event.node_id, "prompt_id": event.prompt_id,
+                           "display_node_id": event.display_node_id, "parent_node_id": event.parent_node_id,
+                           "real_node_id": event.real_node_id, "image_type": mime}).encode()
+        with_meta = struct.pack(">II", 4, len(meta)) + meta + data
+        plain = struct.pack(">II", 1, image_type) + data
+        targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
+        for target_sid, ws in targets:
+            if ws is None or ws.closed:
+                continue
+            frame = with_meta if self.flags.get(target_sid, {}).get("supports_preview_metadata") else plain
+            try:
+                await ws.send_bytes(frame)
+            except (ConnectionError, RuntimeError) as exc:
+                log.debug("dropping a preview to %s: %s", target_sid, exc)
 
     def update_progress(self, event: NodeState) -> None:
         """O(1) per event; the snapshot (§2.3's cumulative progress_state) is built when it is sent, so a burst
@@ -160,6 +190,25 @@ class WebSockets:
         if isinstance(message, dict) and message.get("type") == "feature_flags":
             self.flags[sid] = message.get("data") or {}
             asyncio.ensure_future(ws.send_json({"type": "feature_flags", "data": SERVER_FEATURES}))
+
+
+def encode_preview(preview: Any, default_max: int = 512) -> tuple[str, int, bytes] | None:
+    """A preview (``(format, PIL.Image, max_size)`` as ComfyUI's hook passes it, or a PIL image) as
+    (mime, §2.4 image type, bytes): JPEG quality 95 or PNG compress level 1, scaled to fit max_size."""
+    from PIL import Image, ImageOps
+
+    fmt, image, max_size = ("JPEG", preview, default_max) if isinstance(preview, Image.Image) else (
+        preview if isinstance(preview, tuple) and len(preview) == 3 else (None, None, None))
+    if not isinstance(image, Image.Image):
+        return None
+    if max_size:
+        image = ImageOps.contain(image, (max_size, max_size))
+    out = io.BytesIO()
+    if str(fmt).upper() == "PNG":
+        image.save(out, format="PNG", compress_level=1)
+        return "image/png", 2, out.getvalue()
+    image.convert("RGB").save(out, format="JPEG", quality=95)
+    return "image/jpeg", 1, out.getvalue()
 
 
 class ServerSink:
