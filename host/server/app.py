@@ -150,8 +150,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.store = Store(cfg.database)
         await recover(state)
     state.task = asyncio.ensure_future(run_queue(state))
-    state.worker.submit(warm_up())  # torch & co. load on the executor's thread after the server is ready
+    warm = state.worker.submit(warm_up())  # torch & co. load on the executor's thread after the server is ready
     yield
+    await asyncio.wrap_future(warm)  # never leave it pending on a stopped loop
     state.task.cancel()
     if state.store is not None:
         state.store.close()
@@ -214,14 +215,16 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
               middlewares: list[Any] | None = None) -> web.Application:
     """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
-    from host.server import routes_jobs, routes_prompt, routes_system
+    from host.server import routes_jobs, routes_prompt, routes_system, routes_user, users
     from host.server.middleware import guards
 
     config = config or ServerConfig()
     chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
     app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
-    routes = routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + list(extra_routes or [])
+    routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
+              + list(extra_routes or []))
+    users.install(app, config)
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
