@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,10 @@ class RemoteRunner(NodeRunner):
         self._interrupting = False
         #: the loop that owns the child (its peer and spawning thread); set by start()
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: where the pack's PromptServer.instance.send_sync(event, data, sid) and send_progress_text(text,
+        #: node_id, sid) go (the server sets them; called on the runner's loop)
+        self.on_message: Callable[[str, Any, str | None], None] | None = None
+        self.on_text: Callable[[str, str, str | None], None] | None = None
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -82,6 +87,8 @@ class RemoteRunner(NodeRunner):
         peer.register("progress", self._progress, p.ProgressParams)
         peer.register("grant_slab", lambda g: self.shm.grant_slab(self.name, g.min_bytes), p.GrantParams)
         peer.register("release", self._release, p.ReleaseParams)
+        peer.register("send_sync", self._send_sync)
+        peer.register("send_progress_text", self._send_text)
         argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
         env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
                                                                             "VIRTUAL_ENV")}
@@ -132,6 +139,14 @@ class RemoteRunner(NodeRunner):
                 hook.progress(params.node_id, params.value, params.max, None, params.legacy)
             except InterruptProcessingException:
                 self.interrupt()
+
+    def _send_sync(self, params: Any) -> None:
+        if self.on_message is not None and isinstance(params, dict) and isinstance(params.get("event"), str):
+            self.on_message(params["event"], params.get("data"), params.get("sid"))
+
+    def _send_text(self, params: Any) -> None:
+        if self.on_text is not None and isinstance(params, dict):
+            self.on_text(str(params.get("text", "")), str(params.get("node_id", "")), params.get("sid"))
 
     def _on_output(self, data: bytes) -> None:
         self.stderr.append(data)

@@ -193,6 +193,12 @@ async def start_packs(state: ServerState) -> Any:
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)
+        loop = asyncio.get_running_loop()
+        for runner in state.runners:  # a pack's PromptServer.instance.send_sync -> the WebSocket clients
+            runner.on_message = lambda event, data, sid: loop.call_soon_threadsafe(
+                state.sockets.send_soon, {"type": event, "data": data}, sid)
+            runner.on_text = lambda text, node_id, sid: loop.call_soon_threadsafe(
+                state.sockets.send_soon, {"type": "__text__", "text": text, "node_id": node_id}, sid)
     if not state.registry.frozen:
         state.registry.freeze()
     return shm

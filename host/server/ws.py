@@ -80,6 +80,9 @@ class WebSockets:
         if message.get("type") == "__preview__":
             await self.send_preview(message["event"], sid)
             return
+        if message.get("type") == "__text__":
+            await self.send_text_frame(message["node_id"], message["text"], sid)
+            return
         targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
         for target_sid, ws in targets:
             if ws is None or ws.closed:
@@ -141,6 +144,14 @@ class WebSockets:
                 await ws.send_bytes(frame)
             except (ConnectionError, RuntimeError) as exc:
                 log.debug("dropping a preview to %s: %s", target_sid, exc)
+
+    async def send_text_frame(self, node_id: str, text: str, sid: str | None) -> None:
+        """§2.4 type 3: ``uint32 3`` + ``uint32 len(node_id)`` + node_id + text (send_progress_text)."""
+        node = node_id.encode()
+        frame = struct.pack(">II", 3, len(node)) + node + text.encode()
+        for _, ws in (list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]):
+            if ws is not None and not ws.closed:
+                await ws.send_bytes(frame)
 
     def update_progress(self, event: NodeState) -> None:
         """O(1) per event; the snapshot (§2.3's cumulative progress_state) is built when it is sent, so a burst

@@ -43,3 +43,34 @@ async def test_pack_nodes_over_http(paths, tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.02)
         assert history["packs"]["outputs"]["s"]["text"] == ["42"]
+
+
+async def test_pack_messages_reach_websocket_clients(paths, tmp_path: Path) -> None:
+    import json
+    import struct
+
+    ext = tmp_path / "extensions"
+    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
+    registry = Registry()
+    load_builtin(registry, paths)
+    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
+                          envs_dir=tmp_path / "envs", offline=True)
+    async with TestClient(TestServer(build_app(registry, config))) as client:
+        ws = await client.ws_connect("/ws?clientId=c")
+        await ws.receive_json()
+        await client.post("/prompt", json={"prompt": {"n": {"class_type": "DemoNotify", "inputs": {"message": "yo"}}},
+                                           "client_id": "c", "prompt_id": "n1"})
+        seen, texts = [], []
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), 20)
+            if isinstance(msg.data, bytes):
+                texts.append(msg.data)
+                continue
+            data = json.loads(msg.data)
+            seen.append(data)
+            if data == {"type": "executing", "data": {"node": None, "prompt_id": "n1"}}:
+                break
+        assert {"type": "demo.message", "data": {"message": "yo", "node": "n"}} in seen
+        event, length = struct.unpack(">II", texts[0][:8])
+        assert event == 3 and texts[0][8:8 + length] == b"n" and texts[0][8 + length:] == b"text for n"
+        await ws.close()

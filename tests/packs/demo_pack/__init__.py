@@ -296,6 +296,26 @@ class DemoRange:
         return (list(range(abs(n))),)
 
 
+class DemoNotify:
+    """Talks to the frontend through PromptServer.instance, as packs do."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"message": ("STRING", {"default": "hi"})}, "hidden": {"uid": "UNIQUE_ID"}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "demo"
+
+    def run(self, message, uid):
+        from server import PromptServer
+
+        PromptServer.instance.send_sync("demo.message", {"message": message, "node": uid})
+        PromptServer.instance.send_progress_text(f"text for {uid}", uid)
+        return {"ui": {"sent": [message]}}
+
+
 class DemoShape:
     @classmethod
     def INPUT_TYPES(cls):
@@ -311,7 +331,8 @@ class DemoShape:
 
 
 NODE_CLASS_MAPPINGS = {c.__name__: c for c in (
-    DemoMakeThing, DemoUseThing, DemoRange, DemoInvert, DemoSpin, DemoFolders, DemoSlowCheck, DemoShape, DemoAdd,
-    DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch, DemoExpand, DemoGate, DemoV3Twice)}
+    DemoNotify, DemoMakeThing, DemoUseThing, DemoRange, DemoInvert, DemoSpin, DemoFolders, DemoSlowCheck,
+    DemoShape, DemoAdd, DemoShow, DemoCount, DemoSleep, DemoProgress, DemoCrash, DemoSwitch, DemoExpand, DemoGate,
+    DemoV3Twice)}
 NODE_DISPLAY_NAME_MAPPINGS = {"DemoAdd": "Demo Add"}
 WEB_DIRECTORY = "./web"
