@@ -31,6 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.find_links, config.offline = list(args.find_links), args.offline
     config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
     config.extra["multi_user"] = args.multi_user
+    config.extra["front_end_root"] = args.front_end_root
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))  # packs join it at start-up
     freeze_startup_objects()
@@ -60,6 +61,7 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
+    serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at /")
     serve.add_argument("--multi-user", action="store_true", help="users from the Comfy-User header, as ComfyUI")
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",

@@ -74,6 +74,7 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
         info = await runner.start()
         if cache is not None and "<import>" not in info.failures:
             cache.put(name, key, info)
+    runner.web_directory = info.web_directory
     for nodedef in info.nodes:
         registry.add(nodedef, runner)
     for what, reason in info.failures.items():

@@ -79,6 +79,8 @@ class RemoteRunner(NodeRunner):
         #: node_id, sid) go (the server sets them; called on the runner's loop)
         self.on_message: Callable[[str, Any, str | None], None] | None = None
         self.on_text: Callable[[str, str, str | None], None] | None = None
+        #: the pack's WEB_DIRECTORY (relative to the pack folder), served under /extensions/<pack>/
+        self.web_directory: str | None = None
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""

@@ -74,3 +74,37 @@ async def test_pack_messages_reach_websocket_clients(paths, tmp_path: Path) -> N
         event, length = struct.unpack(">II", texts[0][:8])
         assert event == 3 and texts[0][8:8 + length] == b"n" and texts[0][8 + length:] == b"text for n"
         await ws.close()
+
+
+async def test_pack_web_folders_and_locales(paths, tmp_path: Path) -> None:
+    ext = tmp_path / "extensions"
+    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
+    front = tmp_path / "front"
+    (front / "extensions" / "core").mkdir(parents=True)
+    (front / "index.html").write_text("<html>nodehost</html>")
+    (front / "extensions" / "core" / "a.js").write_text("//")
+    registry = Registry()
+    load_builtin(registry, paths)
+    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
+                          envs_dir=tmp_path / "envs", offline=True, extra={"front_end_root": str(front)})
+    async with TestClient(TestServer(build_app(registry, config))) as client:
+        index = await client.get("/")
+        assert index.status == 200 and "nodehost" in await index.text()
+        assert index.headers["Cache-Control"] == "no-cache"
+        assert await (await client.get("/extensions")).json() == ["/extensions/core/a.js",
+                                                                   "/extensions/demo_pack/demo.js"]
+        js = await client.get("/extensions/demo_pack/demo.js")
+        assert js.status == 200 and "demo_pack web extension" in await js.text()
+        assert (await client.get("/extensions/demo_pack/../__init__.py")).status in (400, 403, 404)
+        assert (await client.get("/extensions/nope/demo.js")).status == 404
+        i18n = await (await client.get("/api/i18n")).json()
+        assert i18n["en"]["main"]["nodeDefs"]["DemoAdd"]["display_name"] == "Demo Add"
+        assert await (await client.get("/workflow_templates")).json() == {"demo_pack": ["add"]}
+        subgraphs = await (await client.get("/global_subgraphs")).json()
+        [(key, entry)] = subgraphs.items()
+        assert entry == {"source": "custom_node", "name": "empty", "info": {"node_pack": "demo_pack"}}
+        assert (await (await client.get(f"/global_subgraphs/{key}")).json())["data"].startswith('{"nodes"')
+        logs = await client.get("/internal/logs/raw")
+        assert logs.status == 200 and "entries" in await logs.json()
+        assert (await client.patch("/internal/logs/subscribe", json={"clientId": "x", "enabled": True})).status == 200
+        assert (await client.patch("/internal/logs/subscribe", data="nope")).status == 400
