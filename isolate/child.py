@@ -99,13 +99,44 @@ class ChildServer:
             self.info.nodes.append(nd)
 
     def register(self) -> None:
+        from isolate.child_services import services
+
+        self.info.routes = [{"method": r["method"], "path": r["path"]} for r in services().route_table()["routes"]]
         peer = self.peer
+        peer.register("http", self.http, p.HttpRequest)
         peer.register("list_nodes", lambda _: self.info)
         peer.register("validate", self.validate, p.ClassCall)
         peer.register("fingerprint", self.fingerprint, p.ClassCall)
         peer.register("check_lazy", self.check_lazy, p.WireCall)
         peer.register("execute", self.execute, p.WireCall)
         peer.register("drop", lambda d: self.runner.drop(d.keys), p.DropParams)
+
+    async def http(self, req: p.HttpRequest) -> p.HttpResponse:
+        """Serve one of the pack's own routes with a real aiohttp request built here."""
+        import base64
+
+        from aiohttp import streams, test_utils, web
+        from aiohttp.web_urldispatcher import DynamicResource
+
+        from isolate.child_services import services
+
+        record = services().find_route(req.method, req.route)
+        if record is None:
+            return p.HttpResponse(404)
+        body = base64.b64decode(req.body)
+        payload = streams.StreamReader(_NoProtocol(), 2**16, loop=asyncio.get_running_loop())
+        payload.feed_data(body)
+        payload.feed_eof()
+        url = req.path + (f"?{req.query_string}" if req.query_string else "")
+        match = DynamicResource(req.route)._match(req.path) or {}
+        request = test_utils.make_mocked_request(req.method, url, headers=req.headers, payload=payload,
+                                                 match_info=match)
+        response = await record.handler(request)
+        if not isinstance(response, web.Response):
+            return p.HttpResponse(500, body=base64.b64encode(b"pack handler returned a streaming response").decode())
+        return p.HttpResponse(response.status, {k: v for k, v in response.headers.items()
+                                                if k.lower() not in ("content-length", "transfer-encoding")},
+                              base64.b64encode(response.body or b"").decode())
 
     def validate(self, call: p.ClassCall) -> Any:
         return self.runner.validate(call.class_type, self.codec.decode(call.kwargs))
@@ -163,6 +194,18 @@ class ChildServer:
         finally:
             CURRENT_NODE.reset(token)
         return convert(out)
+
+
+class _NoProtocol:
+    """The minimum a StreamReader needs from a protocol when it is fed in memory."""
+
+    _reading_paused = False
+
+    def pause_reading(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def resume_reading(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _handle(data: Any) -> Any:

@@ -18,6 +18,8 @@ class PackInfo(msgspec.Struct):
     nodes: list[NodeDef]
     web_directory: str | None = None
     failures: dict[str, str] = {}
+    #: HTTP routes the pack registered on PromptServer.instance.routes: ``{"method", "path"}`` (served by the child)
+    routes: list[dict[str, str]] = []
 
 
 class ClassCall(msgspec.Struct):
@@ -46,6 +48,23 @@ class WireResult(msgspec.Struct):
 
 class DropParams(msgspec.Struct):
     keys: list[tuple[str, str]] | None = None
+
+
+class HttpRequest(msgspec.Struct):
+    """host -> child: a request for one of the pack's routes (body base64)."""
+
+    method: str
+    path: str
+    route: str
+    query_string: str = ""
+    headers: dict[str, str] = {}
+    body: str = ""
+
+
+class HttpResponse(msgspec.Struct):
+    status: int
+    headers: dict[str, str] = {}
+    body: str = ""
 
 
 class GrantParams(msgspec.Struct):

@@ -75,6 +75,7 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
         if cache is not None and "<import>" not in info.failures:
             cache.put(name, key, info)
     runner.web_directory = info.web_directory
+    runner.routes = info.routes
     for nodedef in info.nodes:
         registry.add(nodedef, runner)
     for what, reason in info.failures.items():

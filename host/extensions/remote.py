@@ -81,6 +81,8 @@ class RemoteRunner(NodeRunner):
         self.on_text: Callable[[str, str, str | None], None] | None = None
         #: the pack's WEB_DIRECTORY (relative to the pack folder), served under /extensions/<pack>/
         self.web_directory: str | None = None
+        #: HTTP routes the pack registered (``{"method", "path"}``), served by its child
+        self.routes: list[dict[str, str]] = []
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -160,6 +162,10 @@ class RemoteRunner(NodeRunner):
         for item in params.items:
             target = item if isinstance(item, str) else msgspec.convert(item, TensorHandle)
             self.shm.release(target, self.name)
+
+    async def http(self, request: p.HttpRequest) -> p.HttpResponse:
+        """Forward a request for one of the pack's routes to its child (a 30 s deadline)."""
+        return await self._call("http", request, p.HttpResponse, timeout=30.0)
 
     def interrupt(self) -> None:
         """Interrupt the node running in the child: at its next progress update or interrupt check (SIGUSR1),

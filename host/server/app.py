@@ -234,6 +234,9 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI
     app.cleanup_ctx.append(routes_web.logs_lifecycle)
+    from host.server import routes_packs
+
+    app.add_routes(routes_packs.routes())  # last: pack routes never shadow ours
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)

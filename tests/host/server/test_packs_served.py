@@ -108,3 +108,19 @@ async def test_pack_web_folders_and_locales(paths, tmp_path: Path) -> None:
         assert logs.status == 200 and "entries" in await logs.json()
         assert (await client.patch("/internal/logs/subscribe", json={"clientId": "x", "enabled": True})).status == 200
         assert (await client.patch("/internal/logs/subscribe", data="nope")).status == 400
+
+
+async def test_pack_routes_are_forwarded_to_its_child(paths, tmp_path: Path) -> None:
+    ext = tmp_path / "extensions"
+    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
+    registry = Registry()
+    load_builtin(registry, paths)
+    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
+                          envs_dir=tmp_path / "envs", offline=True)
+    async with TestClient(TestServer(build_app(registry, config))) as client:
+        resp = await client.get("/demo_pack/hello/world?q=1")
+        assert resp.status == 200 and await resp.json() == {"hello": "world", "q": "1"}
+        resp = await client.post("/api/demo_pack/echo", json={"a": [1, 2]})
+        assert resp.status == 201 and await resp.json() == {"echo": {"a": [1, 2]}}
+        assert (await client.get("/demo_pack/nope")).status == 404
+        assert (await client.get("/prompt")).status == 200  # ours are not shadowed

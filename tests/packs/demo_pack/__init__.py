@@ -8,6 +8,23 @@ import time
 
 print("demo_pack prints to stdout at import")
 
+from server import PromptServer  # noqa: E402  (pack routes, as ComfyUI packs register them)
+
+
+@PromptServer.instance.routes.get("/demo_pack/hello/{name}")
+async def hello(request):
+    from aiohttp import web
+
+    return web.json_response({"hello": request.match_info["name"], "q": request.query.get("q")})
+
+
+@PromptServer.instance.routes.post("/demo_pack/echo")
+async def echo(request):
+    from aiohttp import web
+
+    body = await request.json()
+    return web.json_response({"echo": body}, status=201)
+
 from comfy_api.latest import io  # noqa: E402  (the compat modules are on sys.path in a child)
 
 from isolate.context import report_progress  # noqa: E402
