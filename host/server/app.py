@@ -71,6 +71,10 @@ class ServerState:
     worker: ExecutorThread | None = None
     validator: ExecutorThread | None = None
     task: asyncio.Task[None] | None = None
+    #: set when node packs are loaded (and the queue recovered): prompts and /object_info wait for it, the
+    #: server itself answers at once
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    shm: Any = None
     store: Store | None = None
     runners: list[Any] = field(default_factory=list)
     packs: list[Any] = field(default_factory=list)
@@ -143,28 +147,44 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
-    shm = await start_packs(state)
     if cfg.database is not None:
-        from host.server.recovery import recover
-
         state.store = Store(cfg.database)
-        await recover(state)
-    state.task = asyncio.ensure_future(run_queue(state))
+    background = asyncio.ensure_future(start_in_background(state))
     warm = state.worker.submit(warm_up())  # torch & co. load on the executor's thread after the server is ready
     yield
     await asyncio.wrap_future(warm)  # never leave it pending on a stopped loop
-    state.task.cancel()
+    if not background.done():
+        background.cancel()
+    await asyncio.gather(background, return_exceptions=True)
+    if state.task is not None:
+        state.task.cancel()
+        await asyncio.gather(state.task, return_exceptions=True)
     if state.store is not None:
         state.store.close()
     if state.executor is not None:
         state.executor.interrupt()
     for runner in state.runners:
         await asyncio.wrap_future(state.worker.submit(runner.close()))
-    if shm is not None:
-        shm.close()
+    if state.shm is not None:
+        state.shm.close()
     state.validator.stop()
     state.worker.stop()
     await state.sockets.stop()
+
+
+async def start_in_background(state: ServerState) -> None:
+    """After the server accepts connections: node packs, then queue recovery, then the queue worker."""
+    try:
+        state.shm = await start_packs(state)
+        if state.store is not None:
+            from host.server.recovery import recover
+
+            await recover(state)
+    finally:
+        if not state.registry.frozen:
+            state.registry.freeze()
+        state.ready.set()
+    state.task = asyncio.ensure_future(run_queue(state))
 
 
 async def start_packs(state: ServerState) -> Any:

@@ -29,6 +29,7 @@ def find(runners: list[Any], method: str, path: str) -> tuple[Any, str] | None:
 
 async def forward(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    await state.ready.wait()
     path = request.path
     found = find(state.runners, request.method, path)
     if found is None:

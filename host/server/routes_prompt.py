@@ -70,6 +70,7 @@ async def post_prompt(request: web.Request) -> web.Response:
     if targets is not None and not isinstance(targets, list):
         return error_400("partial_execution_targets must be a list of node ids")
     prompt_id = str(body["prompt_id"]) if body.get("prompt_id") is not None else str(uuid.uuid4())
+    await state.ready.wait()  # a prompt that needs a pack waits for the packs to load
     assert state.validator is not None
     try:
         validated = await asyncio.wrap_future(state.validator.submit(
@@ -175,11 +176,15 @@ async def post_history(request: web.Request) -> web.Response:
 
 
 async def get_object_info(request: web.Request) -> web.Response:
-    return web.json_response(state_of(request).registry.object_info())
+    state = state_of(request)
+    await state.ready.wait()
+    return web.json_response(state.registry.object_info())
 
 
 async def get_object_info_node(request: web.Request) -> web.Response:
-    return web.json_response(state_of(request).registry.object_info(request.match_info["node_class"]))
+    state = state_of(request)
+    await state.ready.wait()
+    return web.json_response(state.registry.object_info(request.match_info["node_class"]))
 
 
 async def get_features(request: web.Request) -> web.Response:

@@ -47,6 +47,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def extension_file(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    await state.ready.wait()
     web_dir = pack_web_dirs(state).get(request.match_info["pack"])
     if web_dir is None:
         return web.Response(status=404)
@@ -60,6 +61,7 @@ async def extension_file(request: web.Request) -> web.StreamResponse:
 
 async def list_extensions(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    await state.ready.wait()
     files = []
     root = state.config.extra.get("front_end_root")
     if root and (Path(root) / "extensions").is_dir():
@@ -73,6 +75,7 @@ async def list_extensions(request: web.Request) -> web.Response:
 async def i18n(request: web.Request) -> web.Response:
     """Every pack's ``locales/<lang>/{main,nodeDefs,commands,settings}.json``, merged per language."""
     merged: dict[str, dict[str, Any]] = {}
+    await request.app[STATE].ready.wait()
     for pack in pack_dirs(request.app[STATE]):
         for lang_dir in sorted((pack / "locales").glob("*")) if (pack / "locales").is_dir() else []:
             for part in _LOCALE_FILES:
@@ -88,6 +91,7 @@ async def i18n(request: web.Request) -> web.Response:
 
 async def workflow_templates(request: web.Request) -> web.Response:
     found: dict[str, list[str]] = {}
+    await request.app[STATE].ready.wait()
     for pack in pack_dirs(request.app[STATE]):
         for folder in _EXAMPLE_DIRS:
             if (pack / folder).is_dir():
@@ -107,11 +111,13 @@ def _subgraphs(state: ServerState) -> dict[str, dict[str, Any]]:
 
 
 async def global_subgraphs(request: web.Request) -> web.Response:
+    await request.app[STATE].ready.wait()
     return web.json_response({k: {f: v for f, v in e.items() if f != "_path"}
                               for k, e in _subgraphs(request.app[STATE]).items()})
 
 
 async def global_subgraph(request: web.Request) -> web.Response:
+    await request.app[STATE].ready.wait()
     entry = _subgraphs(request.app[STATE]).get(request.match_info["id"])
     if entry is None:
         return web.json_response({}, status=404)
