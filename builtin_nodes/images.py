@@ -101,6 +101,8 @@ class SaveImage(io.ComfyNode):
     @classmethod
     def metadata(cls, png_info: type) -> Any:
         meta = png_info()
+        if not cls.paths.metadata:
+            return None
         if cls.hidden.prompt is not None:
             meta.add_text("prompt", json.dumps(cls.hidden.prompt))
         for key, value in (cls.hidden.extra_pnginfo or {}).items():

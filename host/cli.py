@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         prompt = prompt["prompt"]  # a POST /prompt body
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
-    paths = OutputPaths(Path(args.output_directory).resolve(), temp.resolve())
+    paths = OutputPaths(Path(args.output_directory).resolve(), temp.resolve(), metadata=not args.disable_metadata)
     load_builtin(registry, paths)
     folders = {"base_path": str(Path.cwd()), "output": str(paths.output_dir), "temp": str(paths.temp_dir)}
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
     run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
+    run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)
     cli_ext.add_extension_flags(run)
     run.set_defaults(func=cmd_run)

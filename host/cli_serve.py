@@ -23,7 +23,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           user_dir=Path(args.user_directory).resolve(),
                           database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
                                                                        "nodehost.sqlite3").resolve(),
-                          requeue_running=args.requeue_running, auth_token=args.auth_token,
+                          requeue_running=args.requeue_running, max_history=args.max_history,
+                          disable_metadata=args.disable_metadata, auth_token=args.auth_token,
                           enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
     config.extensions_dir = Path(args.extensions_dir).resolve()
@@ -33,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extra["multi_user"] = args.multi_user
     config.extra["front_end_root"] = args.front_end_root
     registry = Registry()
-    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir))  # packs join it at start-up
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
     if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
@@ -62,6 +63,8 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
     serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at /")
+    serve.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
+    serve.add_argument("--max-history", type=int, default=10000, help="history entries kept (default 10000)")
     serve.add_argument("--multi-user", action="store_true", help="users from the Comfy-User header, as ComfyUI")
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",

@@ -15,6 +15,8 @@ class OutputPaths:
 
     output_dir: Path
     temp_dir: Path
+    #: False with ``--disable-metadata``: saved images carry no prompt / workflow text chunks
+    metadata: bool = True
 
 
 #: Set by the runner around node calls, so ``ui.PreviewImage`` and friends know where to write.

@@ -241,7 +241,16 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
               middlewares: list[Any] | None = None) -> web.Application:
     """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
-    from host.server import routes_files, routes_jobs, routes_prompt, routes_system, routes_user, routes_web, users
+    from host.server import (
+        routes_files,
+        routes_jobs,
+        routes_previews,
+        routes_prompt,
+        routes_system,
+        routes_user,
+        routes_web,
+        users,
+    )
     from host.server.middleware import guards
 
     config = config or ServerConfig()
@@ -249,7 +258,7 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
-              + routes_files.routes() + routes_web.routes() + list(extra_routes or []))
+              + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))
     users.install(app, config)
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI

@@ -80,3 +80,16 @@ async def test_empty_image_color_and_batch(registry) -> None:
     image = EmptyImage.execute(width=2, height=3, batch_size=2, color=0x00FF00).values[0]
     assert tuple(image.shape) == (2, 3, 2, 3)
     assert image[1, 2, 1].tolist() == [0.0, 1.0, 0.0]
+
+
+async def test_disable_metadata(tmp_path) -> None:
+    from builtin_nodes import load_builtin
+    from host.registry import Registry
+    from isolate.paths import OutputPaths
+
+    paths = OutputPaths(tmp_path / "o", tmp_path / "t", metadata=False)
+    registry = Registry()
+    load_builtin(registry, paths)
+    prompt = {"1": empty(), "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "m"}}}
+    await run(registry.freeze(), prompt, {"extra_pnginfo": {"workflow": {}}})
+    assert Image.open(paths.output_dir / "m_00001_.png").text == {}
