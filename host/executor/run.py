@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import traceback
 from typing import TYPE_CHECKING, Any
 
+from host.executor import outcome
 from host.executor.caches import CacheEntry
 from host.executor.dynprompt import DynamicPrompt
-from host.executor.errors import DependencyCycleError, InterruptProcessingException, exception_type_name
+from host.executor.errors import DependencyCycleError, InterruptProcessingException
 from host.executor.events import (
     Event,
     Executed,
     Executing,
     ExecutionCached,
     ExecutionError,
-    ExecutionInterrupted,
     ExecutionStart,
     ExecutionSuccess,
     NodeState,
@@ -394,29 +393,13 @@ class PromptRun:
                           "real_node_id": dyn.real_id(nid)}
         self.emit(Executed(nid, display, ui, self.prompt_id))
 
-    # -- endings ----------------------------------------------------------------------------------------
+    # -- endings (outcome.py) -------------------------------------------------------------------------
     def failed(self, failure: NodeFailed) -> PromptResult:
-        exc = failure.cause
-        inputs = failure.inputs if isinstance(failure.inputs, dict) else {}
-        event = ExecutionError(
-            prompt_id=self.prompt_id, node_id=self.dyn.real_id(failure.node_id), node_type=failure.class_type,
-            executed=list(self.executed), exception_message=str(exc), exception_type=exception_type_name(exc),
-            traceback=traceback.format_tb(exc.__traceback__),
-            current_inputs={k: [v if isinstance(v, _PRIMITIVE) else str(v) for v in vals]
-                            for k, vals in inputs.items()},
-            current_outputs=list(self.values), timestamp=now_ms())
-        self.emit(event, record=True)
-        return self.result("error", event_data(event))
+        return outcome.failed(self, failure)
 
     def interrupted(self) -> PromptResult:
-        nid, class_type = self.current
-        event = ExecutionInterrupted(self.prompt_id, self.dyn.real_id(nid) if nid else nid, class_type,
-                                     list(self.executed), now_ms())
-        self.emit(event, record=True)
-        return self.result("interrupted", event_data(event))
+        return outcome.interrupted(self)
 
     def result(self, status: str, error: dict[str, Any] | None = None) -> PromptResult:
-        from host.executor.executor import PromptResult
-
-        return PromptResult(self.prompt_id, status, self.ui_outputs, self.meta, self.messages, self.executed, error)
+        return outcome.result(self, status, error)
 

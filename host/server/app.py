@@ -75,6 +75,8 @@ class ServerState:
     #: server itself answers at once
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     shm: Any = None
+    #: the prompt executing on the worker thread, if any
+    running: Any = None
     store: Store | None = None
     runners: list[Any] = field(default_factory=list)
     packs: list[Any] = field(default_factory=list)
@@ -111,8 +113,8 @@ async def run_queue(state: ServerState) -> None:
         state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
         extra = item.extra_data | item.sensitive
         try:
-            result = await asyncio.wrap_future(state.worker.submit(
-                state.executor.execute(item.validated, item.prompt_id, extra)))
+            state.running = state.worker.submit(state.executor.execute(item.validated, item.prompt_id, extra))
+            result = await asyncio.wrap_future(state.running)
             outputs, status, meta = result.outputs, result.status, result.meta
             messages = result.messages
         except Exception as exc:  # the executor itself failed: record it, keep serving
@@ -156,13 +158,15 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     if not background.done():
         background.cancel()
     await asyncio.gather(background, return_exceptions=True)
+    if state.executor is not None:
+        state.executor.interrupt()
+    if state.running is not None and not state.running.done():  # let it end (interrupted) on its own thread
+        await asyncio.wait([asyncio.wrap_future(state.running)], timeout=30)
     if state.task is not None:
         state.task.cancel()
         await asyncio.gather(state.task, return_exceptions=True)
     if state.store is not None:
         state.store.close()
-    if state.executor is not None:
-        state.executor.interrupt()
     for runner in state.runners:
         await asyncio.wrap_future(state.worker.submit(runner.close()))
     if state.shm is not None:
