@@ -33,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
     config.extra["multi_user"] = args.multi_user
     config.extra["front_end_root"] = args.front_end_root
+    config.extra["prewarm_packs"] = args.prewarm_packs
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
@@ -65,6 +66,8 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at /")
     serve.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     serve.add_argument("--max-history", type=int, default=10000, help="history entries kept (default 10000)")
+    serve.add_argument("--prewarm-packs", action="store_true",
+                       help="start every pack's process at start-up (default: on its first use)")
     serve.add_argument("--multi-user", action="store_true", help="users from the Comfy-User header, as ComfyUI")
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",

@@ -63,7 +63,24 @@ class ChildProgress:
             raise InterruptProcessingException()
         ctx = CURRENT_NODE.get()
         prompt_id = ctx.prompt_id if ctx is not None else ""
-        self.peer.notify("progress", p.ProgressParams(prompt_id, node_id, value, max_value, legacy))
+        self.peer.notify("progress", p.ProgressParams(prompt_id, node_id, value, max_value, legacy,
+                                                      encode_preview(preview)))
+
+
+def encode_preview(preview: Any) -> list[Any] | None:
+    """A ``(format, PIL.Image, max_size)`` preview as ``[format, base64 of the encoded image, max_size]``."""
+    if not (isinstance(preview, tuple) and len(preview) == 3 and hasattr(preview[1], "save")):
+        return None
+    import base64
+    import io
+
+    fmt, image, max_size = preview
+    out = io.BytesIO()
+    if str(fmt).upper() == "PNG":
+        image.save(out, format="PNG", compress_level=1)
+    else:
+        image.convert("RGB").save(out, format="JPEG", quality=95)
+    return [str(fmt).upper(), base64.b64encode(out.getvalue()).decode(), max_size]
 
 
 class ChildServer:

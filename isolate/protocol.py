@@ -85,3 +85,5 @@ class ProgressParams(msgspec.Struct):
     value: float
     max: float | None = None
     legacy: bool = True
+    #: a preview image sent with the update: ``[format, base64 bytes, max_size]`` (encoded in the child)
+    preview: list[Any] | None = None

@@ -4,6 +4,7 @@ each, nodes registered; a pack whose environment or import fails is reported and
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from host.extensions.remote import RemoteRunner
 from host.registry import Registry
 from isolate.shm import ShmHost
 from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
+
+log = logging.getLogger("nodehost.extensions")
 
 
 @dataclass
@@ -38,6 +41,13 @@ def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
     return tomllib.loads(path.read_text())
 
 
+async def _prewarm(runner: RemoteRunner) -> None:
+    try:
+        await runner.ensure_started()
+    except Exception as exc:  # reported, and tried again on the pack's first call
+        log.warning("prewarming pack %s failed: %s", runner.name, exc)
+
+
 def discover(ext_dir: Path) -> list[Path]:
     """Pack folders as ComfyUI finds them: directories, ``*.disabled`` and hidden ones skipped (reported)."""
     if not ext_dir.is_dir():
@@ -48,8 +58,8 @@ def discover(ext_dir: Path) -> list[Path]:
 async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builder: VenvBuilder, *,
                           find_links: list[str] | None = None, offline: bool = False,
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
-                          cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None
-                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
+                          cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None,
+                          prewarm: bool = False) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
     environment are unchanged: the child then starts on first use), else start its child to read them."""
     packs = [p for d in (ext_dir if isinstance(ext_dir, list) else [ext_dir]) for p in discover(d)]
@@ -78,4 +88,8 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
 
     results = await asyncio.gather(*(one(p) for p in active))
     runners = [r for r, _ in results if r is not None]
+    if prewarm:  # children of packs registered from the cache start now, in the background
+        for runner in runners:
+            if runner.child is None:
+                asyncio.ensure_future(_prewarm(runner))
     return runners, statuses + [s for _, s in results]

@@ -28,6 +28,19 @@ from isolate.shm import ShmHost, TensorHandle
 _INTERRUPT = f"{InterruptProcessingException.__module__}.{InterruptProcessingException.__qualname__}"
 
 
+def decode_preview(preview: list[Any] | None) -> Any:
+    """A child's encoded preview back to ``(format, PIL.Image, max_size)``."""
+    if not preview:
+        return None
+    import base64
+    import io
+
+    from PIL import Image
+
+    fmt, data, max_size = preview
+    return (fmt, Image.open(io.BytesIO(base64.b64decode(data))), max_size)
+
+
 class ExtensionCrashed(RuntimeError):
     """The pack's process died while running a node (the message names the pack and the exit status)."""
 
@@ -75,6 +88,7 @@ class RemoteRunner(NodeRunner):
         self._interrupting = False
         #: the loop that owns the child (its peer and spawning thread); set by start()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Future[Any] | None = None
         #: where the pack's PromptServer.instance.send_sync(event, data, sid) and send_progress_text(text,
         #: node_id, sid) go (the server sets them; called on the runner's loop)
         self.on_message: Callable[[str, Any, str | None], None] | None = None
@@ -102,12 +116,21 @@ class RemoteRunner(NodeRunner):
         self.child = await spawn_child(argv, peer, env=env, on_stderr=self._on_output)
         return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
 
-    async def _peer(self) -> Peer:
-        if self.child is None or self.child.returncode is not None:
+    async def ensure_started(self) -> None:
+        """Start the child if it is not running (once, however many callers ask at the same time); a dead one is
+        cleaned up and replaced."""
+        if self.child is not None and self.child.returncode is None:
+            return
+        if self._starting is None or self._starting.done():
             if self.child is not None:
-                self.child.transport.close()  # the dead one: restart on the next call
+                self.child.transport.close()  # the dead one
                 self.shm.release_owner(self.name)  # and everything it held
-            await self.start()
+                self.child = None
+            self._starting = asyncio.ensure_future(self.start())
+        await asyncio.shield(self._starting)
+
+    async def _peer(self) -> Peer:
+        await self.ensure_started()
         assert self.child is not None
         return self.child.peer
 
@@ -140,7 +163,8 @@ class RemoteRunner(NodeRunner):
         hook = self._hooks.get(params.prompt_id)
         if hook is not None:
             try:
-                hook.progress(params.node_id, params.value, params.max, None, params.legacy)
+                hook.progress(params.node_id, params.value, params.max, decode_preview(params.preview),
+                              params.legacy)
             except InterruptProcessingException:
                 self.interrupt()
 
@@ -219,6 +243,8 @@ class RemoteRunner(NodeRunner):
             self.child.peer.notify("drop", p.DropParams(keys))
 
     async def close(self) -> None:
+        if self._starting is not None and not self._starting.done():  # a start in flight would orphan its child
+            await asyncio.gather(self._starting, return_exceptions=True)
         if self.child is not None:
             await self.child.close()
             self.child = None

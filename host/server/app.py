@@ -213,7 +213,8 @@ async def start_packs(state: ServerState) -> Any:
         assert state.worker is not None
         state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
             state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
-            offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)))
+            offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
+            prewarm=bool(cfg.extra.get("prewarm_packs")))))
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)

@@ -129,3 +129,30 @@ async def test_cached_node_definitions_register_without_starting_the_child(setup
     finally:
         for runner in runners:
             await runner.close()
+
+
+async def test_prewarm_starts_cached_packs_in_the_background(setup, tmp_path: Path) -> None:
+    import asyncio
+
+    from host.extensions.packs import NodeDefCache
+
+    ext, wheelhouse, builder = setup
+    make_pack(ext, "pack_a", "ReadA", "tinydep", "tinydep==1.0.0")
+    cache = NodeDefCache(tmp_path / "nodedefs")
+    runners, _ = await load_extensions(Registry(), ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                       cache=cache)
+    for runner in runners:
+        await runner.close()
+    runners, _ = await load_extensions(Registry(), ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                       cache=cache, prewarm=True)
+    try:
+        for _ in range(200):
+            if runners[0].child is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert runners[0].child is not None and runners[0].child.returncode is None
+        await asyncio.gather(runners[0].ensure_started(), runners[0].ensure_started())  # one child, not two
+        assert runners[0].child.returncode is None
+    finally:
+        for runner in runners:
+            await runner.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builtin_nodes import load_builtin
-from host.executor.events import Executing, ExecutionError, ListSink, NodeState, Progress
+from host.executor.events import Executing, ExecutionError, ListSink, NodeState, Progress, ProgressPreview
 from host.executor.executor import Executor
 from host.extensions.packs import start_pack
 from host.registry import Registry
@@ -134,6 +134,9 @@ async def test_progress_from_the_child(pack) -> None:
     await asyncio.sleep(0.05)
     assert [(e.value, e.max, e.node, e.prompt_id) for e in sink.of(Progress)] == [
         (1, 3, "p", "pp"), (2, 3, "p", "pp"), (3, 3, "p", "pp")]
+    [preview] = sink.of(ProgressPreview)  # the preview image crossed too
+    fmt, image, max_size = preview.image
+    assert (preview.node_id, fmt, image.size, max_size) == ("p", "JPEG", (64, 32), 512)
 
 
 async def test_interrupt_reaches_code_in_the_child(pack) -> None:

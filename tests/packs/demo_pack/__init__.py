@@ -107,9 +107,12 @@ class DemoProgress:
     CATEGORY = "demo"
 
     def run(self, steps, delay):
+        from PIL import Image
+
         for i in range(steps):
             time.sleep(delay)
-            report_progress(i + 1, steps)
+            preview = ("JPEG", Image.new("RGB", (64, 32), "green"), 512) if i == steps - 1 else None
+            report_progress(i + 1, steps, preview=preview)
         return (steps,)
 
 
