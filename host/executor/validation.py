@@ -101,33 +101,37 @@ class _Validator:
         self.order, declared_cycles, self.cyclic = self.graph.post_order(outputs)
         for cycle in declared_cycles:
             self.flag_cycle(cycle)
+        links = self.graph.links
         wanted = set(outputs)
         for nid in reversed(self.order):
             if nid in wanted:
-                wanted.update(src for _, src, _, declared in self.graph.links(nid) if declared)
+                for _, src, _, declared in links(nid):
+                    if declared:
+                        wanted.add(src)
         valid = self.valid
+        flagged = self.errors
         for nid in self.order:
             if nid not in wanted:
                 continue
-            errors, coerced, input_types = self.check_node(nid)
-            bound = self.nodes[self.prompt[nid]["class_type"]]
+            errors, coerced, input_types, bound = self.check_node(nid)
             nd = bound.nodedef
             if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs):
                 errors += await self.custom_validation(bound, coerced, input_types)
-            if nid in self.errors:
-                errors = self.errors[nid] + errors
-            ok = not errors
-            if ok:
-                for _, src, _, declared in self.graph.links(nid):
-                    if declared and not valid.get(src, False):
-                        ok = False
-                        break
-            else:
-                self.errors[nid] = errors
+            if flagged and nid in flagged:
+                errors = flagged[nid] + errors
+            if errors:
+                flagged[nid] = errors
+                valid[nid] = False
+                continue
+            ok = True
+            for _, src, _, declared in links(nid):
+                if declared and not valid.get(src, False):
+                    ok = False
+                    break
             valid[nid] = ok
 
-    def check_node(self, nid: str) -> tuple[list[PromptError], dict[str, Any], dict[str, str]]:
-        """The node's own errors, its coerced inputs and the received types of its links."""
+    def check_node(self, nid: str) -> tuple[list[PromptError], dict[str, Any], dict[str, str], BoundNode]:
+        """The node's own errors, its coerced inputs, the received types of its links, and its class."""
         node = self.prompt[nid]
         bound = self.nodes[node["class_type"]]
         inputs = node.get("inputs") or {}
@@ -162,7 +166,7 @@ class _Validator:
                 coerced[name] = new
         if coerced is not inputs:
             self.coerced[nid] = node | {"inputs": coerced}
-        return errors, coerced, input_types
+        return errors, coerced, input_types, bound
 
     def received_type(self, val: list) -> str:
         return self.nodes[self.prompt[val[0]]["class_type"]].output_types[int(val[1])]
