@@ -12,6 +12,24 @@ import gc
 GC_GEN0_THRESHOLD = 50_000
 
 
+def memory_bytes() -> tuple[int, int]:
+    """(total, available) RAM as the kernel reports it (MemTotal, MemAvailable); sysconf elsewhere."""
+    import os
+
+    total = available = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+                elif line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        page = os.sysconf("SC_PAGE_SIZE")
+        total, available = os.sysconf("SC_PHYS_PAGES") * page, os.sysconf("SC_AVPHYS_PAGES") * page
+    return total, available
+
+
 def tune_gc() -> tuple[int, int, int]:
     """Collect the young generation less often; returns the previous thresholds."""
     old = gc.get_threshold()

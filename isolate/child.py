@@ -72,15 +72,12 @@ def encode_preview(preview: Any) -> list[Any] | None:
     if not (isinstance(preview, tuple) and len(preview) == 3 and hasattr(preview[1], "save")):
         return None
     import base64
-    import io
+
+    from isolate.previews import encode_image
 
     fmt, image, max_size = preview
-    out = io.BytesIO()
-    if str(fmt).upper() == "PNG":
-        image.save(out, format="PNG", compress_level=1)
-    else:
-        image.convert("RGB").save(out, format="JPEG", quality=95)
-    return [str(fmt).upper(), base64.b64encode(out.getvalue()).decode(), max_size]
+    _, _, data = encode_image(fmt, image)
+    return [str(fmt).upper(), base64.b64encode(data).decode(), max_size]
 
 
 class ChildServer:

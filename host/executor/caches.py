@@ -125,16 +125,9 @@ class LRUCache(ClassicCache):
 
 def available_ram_gb() -> float:
     """Free memory as the kernel reports it (MemAvailable), in GB."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / (1024 * 1024)
-    except OSError:
-        pass
-    import os
+    from host.runtime import memory_bytes
 
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024**3
+    return memory_bytes()[1] / 1024**3
 
 
 def estimate_bytes(value: Any, depth: int = 0) -> int:

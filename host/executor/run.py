@@ -40,7 +40,6 @@ from isolate.graph_utils import ExecutionBlocker
 if TYPE_CHECKING:
     from host.executor.executor import Executor, PromptResult
 
-_PRIMITIVE = (str, int, float, bool, type(None))
 
 
 class NodeFailed(Exception):

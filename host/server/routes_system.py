@@ -10,31 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
+from host.runtime import memory_bytes
 from host.server.app import STATE
 from host.server.routes_prompt import BadRequest, error_400, read_json
 
 NODEHOST_VERSION = "0.1.0"
 
 
-def _ram() -> tuple[int, int]:
-    total = free = 0
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    total = int(line.split()[1]) * 1024
-                elif line.startswith("MemAvailable:"):
-                    free = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return total, free
-
-
 def collect_stats() -> dict[str, Any]:
     """Runs in a thread: torch may still be loading on the executor's thread."""
     import torch
 
-    total, free = _ram()
+    total, free = memory_bytes()
     devices = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

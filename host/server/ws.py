@@ -10,7 +10,6 @@ prompt's client_id; without a client_id, ``execution_*``/``executing``/``execute
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import struct
@@ -27,6 +26,7 @@ from host.executor.events import (
     event_data,
     event_type,
 )
+from isolate.previews import encode_image
 
 log = logging.getLogger("nodehost.server")
 
@@ -214,12 +214,7 @@ def encode_preview(preview: Any, default_max: int = 512) -> tuple[str, int, byte
         return None
     if max_size:
         image = ImageOps.contain(image, (max_size, max_size))
-    out = io.BytesIO()
-    if str(fmt).upper() == "PNG":
-        image.save(out, format="PNG", compress_level=1)
-        return "image/png", 2, out.getvalue()
-    image.convert("RGB").save(out, format="JPEG", quality=95)
-    return "image/jpeg", 1, out.getvalue()
+    return encode_image(fmt, image)
 
 
 class ServerSink:

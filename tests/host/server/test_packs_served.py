@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,14 +19,18 @@ PACKS = Path(__file__).resolve().parents[2] / "packs"
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_pack_nodes_over_http(paths, tmp_path: Path) -> None:
+def served_app(paths, tmp_path: Path, **extra: Any) -> Any:
+    """An app over the builtin nodes plus a copy of the demo pack (its environment built offline)."""
     ext = tmp_path / "extensions"
     shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
     registry = Registry()
     load_builtin(registry, paths)
-    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
-                          envs_dir=tmp_path / "envs", offline=True)
-    async with TestClient(TestServer(build_app(registry, config))) as client:
+    return build_app(registry, ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir,
+                                            extensions_dir=ext, envs_dir=tmp_path / "envs", offline=True, **extra))
+
+
+async def test_pack_nodes_over_http(paths, tmp_path: Path) -> None:
+    async with TestClient(TestServer(served_app(paths, tmp_path))) as client:
         info = await (await client.get("/object_info/DemoAdd")).json()
         assert info["DemoAdd"]["python_module"] == "custom_nodes.demo_pack"
         bad = await client.post("/prompt", json={"prompt": {
@@ -49,13 +54,7 @@ async def test_pack_messages_reach_websocket_clients(paths, tmp_path: Path) -> N
     import json
     import struct
 
-    ext = tmp_path / "extensions"
-    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
-    registry = Registry()
-    load_builtin(registry, paths)
-    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
-                          envs_dir=tmp_path / "envs", offline=True)
-    async with TestClient(TestServer(build_app(registry, config))) as client:
+    async with TestClient(TestServer(served_app(paths, tmp_path))) as client:
         ws = await client.ws_connect("/ws?clientId=c")
         await ws.receive_json()
         await client.post("/prompt", json={"prompt": {"n": {"class_type": "DemoNotify", "inputs": {"message": "yo"}}},
@@ -77,17 +76,11 @@ async def test_pack_messages_reach_websocket_clients(paths, tmp_path: Path) -> N
 
 
 async def test_pack_web_folders_and_locales(paths, tmp_path: Path) -> None:
-    ext = tmp_path / "extensions"
-    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
     front = tmp_path / "front"
     (front / "extensions" / "core").mkdir(parents=True)
     (front / "index.html").write_text("<html>nodehost</html>")
     (front / "extensions" / "core" / "a.js").write_text("//")
-    registry = Registry()
-    load_builtin(registry, paths)
-    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
-                          envs_dir=tmp_path / "envs", offline=True, extra={"front_end_root": str(front)})
-    async with TestClient(TestServer(build_app(registry, config))) as client:
+    async with TestClient(TestServer(served_app(paths, tmp_path, extra={"front_end_root": str(front)}))) as client:
         index = await client.get("/")
         assert index.status == 200 and "nodehost" in await index.text()
         assert index.headers["Cache-Control"] == "no-cache"
@@ -111,13 +104,7 @@ async def test_pack_web_folders_and_locales(paths, tmp_path: Path) -> None:
 
 
 async def test_pack_routes_are_forwarded_to_its_child(paths, tmp_path: Path) -> None:
-    ext = tmp_path / "extensions"
-    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
-    registry = Registry()
-    load_builtin(registry, paths)
-    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
-                          envs_dir=tmp_path / "envs", offline=True)
-    async with TestClient(TestServer(build_app(registry, config))) as client:
+    async with TestClient(TestServer(served_app(paths, tmp_path))) as client:
         resp = await client.get("/demo_pack/hello/world?q=1")
         assert resp.status == 200 and await resp.json() == {"hello": "world", "q": "1"}
         resp = await client.post("/api/demo_pack/echo", json={"a": [1, 2]})
