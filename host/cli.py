@@ -101,6 +101,12 @@ def add_cache_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cache-none", action="store_true", help="keep nothing: every node runs every time")
 
 
+def add_device_flags(parser: argparse.ArgumentParser) -> None:
+    """ComfyUI's device flags (the model manager reads them as ``args.cpu``)."""
+    group = parser.add_argument_group("device")
+    group.add_argument("--cpu", action="store_true", help="run everything on the CPU, even when a GPU is present")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodehost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,10 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
     run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)
+    add_device_flags(run)
     cli_ext.add_extension_flags(run)
     run.set_defaults(func=cmd_run)
     cli_ext.add_ext_parser(sub)
-    cli_serve.add_serve_parser(sub, add_cache_flags)
+    cli_serve.add_serve_parser(sub, add_cache_flags, add_device_flags)
     return parser
 
 

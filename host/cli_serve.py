@@ -34,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extra["multi_user"] = args.multi_user
     config.extra["front_end_root"] = args.front_end_root
     config.extra["prewarm_packs"] = args.prewarm_packs
+    config.extra["cpu"] = args.cpu
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
@@ -45,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
+def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> None:
     from host.cli_ext import add_extension_flags
 
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
@@ -73,5 +74,6 @@ def add_serve_parser(sub: Any, add_cache_flags: Any) -> None:
     serve.add_argument("--requeue-running", action="store_true",
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
+    add_device_flags(serve)
     add_extension_flags(serve)
     serve.set_defaults(func=cmd_serve)

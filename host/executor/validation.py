@@ -115,7 +115,8 @@ class _Validator:
                 continue
             errors, coerced, input_types, bound = self.check_node(nid)
             nd = bound.nodedef
-            if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs):
+            if nd.has_validate and not errors and (nd.validate_params or nd.validate_kwargs
+                                                  or nd.validate_wants_input_types):
                 errors += await self.custom_validation(bound, coerced, input_types)
             if flagged and nid in flagged:
                 errors = flagged[nid] + errors
@@ -247,8 +248,11 @@ class _Validator:
                                  "traceback": traceback.format_tb(exc.__traceback__)})]
         if ret is True:
             return []
-        return [PromptError("custom_validation_failed", "Custom validation failed for node", f"{n} - {ret}",
-                            {"input_name": n}) for n in (names or [""])]
+        # one error per input the method was given, input_types counted (ComfyUI's filtered inputs)
+        given = names + ["input_types"] if nd.validate_wants_input_types else names
+        suffix = "" if ret is False else f" - {ret}"
+        return [PromptError("custom_validation_failed", "Custom validation failed for node", f"{n}{suffix}",
+                            {"input_name": n}) for n in (given or [""])]
 
     def node_errors(self, outputs: list[str]) -> dict[str, NodeErrors]:
         """Per node with errors, the invalid outputs that depend on it."""

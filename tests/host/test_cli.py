@@ -76,6 +76,14 @@ def test_cache_flags_choose_the_strategy() -> None:
     assert type(cache_for()).__name__ == "ClassicCache"
 
 
+def test_cpu_flag_is_accepted_by_run_and_serve() -> None:
+    from host.cli import build_parser
+
+    assert build_parser().parse_args(["serve", "--cpu"]).cpu is True
+    assert build_parser().parse_args(["run", "p.json", "--cpu"]).cpu is True
+    assert build_parser().parse_args(["serve"]).cpu is False
+
+
 def test_run_with_cache_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["run", str(EXAMPLE), "--output-directory", str(tmp_path / "out"), "--temp-directory",
                str(tmp_path / "tmp"), "--cache-none"])

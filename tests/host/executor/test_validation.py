@@ -64,6 +64,25 @@ class Kwargs:
         return (value,)
 
 
+class TypesOnly:
+    """VALIDATE_INPUTS taking only input_types (as a pack's class decorator adds it): it checks the link itself."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, input_types):
+        return True if input_types.get("image") == "IMAGE" else f"image must be an IMAGE, not {input_types['image']}"
+
+    def run(self, image):
+        return (image,)
+
+
 class Loop:
     @classmethod
     def INPUT_TYPES(cls):
@@ -77,7 +96,7 @@ class Loop:
         return (image,)
 
 
-TEST_NODES = {"StubImage": StubImage, "Checked": Checked, "Kwargs": Kwargs, "Loop": Loop}
+TEST_NODES = {"StubImage": StubImage, "Checked": Checked, "Kwargs": Kwargs, "Loop": Loop, "TypesOnly": TypesOnly}
 
 
 @pytest.fixture
@@ -285,7 +304,8 @@ async def test_validate_inputs_failure_is_custom_validation_failed(reg: Registry
     err = await rejected(prompt, reg)
     errors = err.node_errors["2"].errors
     assert {e.type for e in errors} == {"custom_validation_failed"}
-    assert {e.details for e in errors} == {"image - value must not be 99", "value - value must not be 99"}
+    assert [e.details for e in errors] == ["image - value must not be 99", "value - value must not be 99",
+                                           "input_types - value must not be 99"]
     assert errors[0].message == "Custom validation failed for node"
 
 
@@ -327,3 +347,15 @@ async def test_hundred_thousand_chain_validates_without_recursion(reg: Registry)
     finally:
         sys.setrecursionlimit(old)
     assert result.outputs == ["s"] and len(result.order) == n + 2
+
+
+async def test_validate_inputs_with_only_input_types_is_called(reg: Registry) -> None:
+    """ComfyUI calls VALIDATE_INPUTS whenever it declares a parameter, input_types alone included."""
+    prompt = {"1": {"class_type": "PrimitiveFloat", "inputs": {"value": 1.5}},
+              "2": {"class_type": "TypesOnly", "inputs": {"image": ["1", 0]}}}
+    err = await rejected(prompt, reg)
+    assert err.body()["node_errors"]["2"]["errors"] == [{
+        "type": "custom_validation_failed", "message": "Custom validation failed for node",
+        "details": "input_types - image must be an IMAGE, not FLOAT", "extra_info": {"input_name": "input_types"}}]
+    good = {"1": empty(), "2": {"class_type": "TypesOnly", "inputs": {"image": ["1", 0]}}}
+    await validate_prompt(good, reg)
