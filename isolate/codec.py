@@ -69,11 +69,21 @@ class Codec:
             return {TAG: "tensor", "h": msgspec.to_builtins(self._export(value))}
         if isinstance(value, ExecutionBlocker):
             return {TAG: "blocker", "m": value.message}
-        if isinstance(value, msgspec.Struct) and not isinstance(value, OpaqueRef):
-            return self.encode(msgspec.to_builtins(value))
         if isinstance(value, OpaqueRef):
             return {TAG: "opaque", "owner": value.owner, "id": value.id, "type": value.type}
+        if isinstance(value, msgspec.Struct):
+            return self.encode_struct(value)
         return self.keep(value)
+
+    def encode_struct(self, value: msgspec.Struct) -> Any:
+        """A Struct as msgspec.to_builtins lays it out (encode names, tag, array_like), each field encoded
+        here, so a tensor anywhere inside it crosses through shared memory."""
+        config = value.__struct_config__
+        fields = [(f.encode_name, self.encode(getattr(value, f.name))) for f in msgspec.structs.fields(value)]
+        tag = [(config.tag_field, config.tag)] if config.tag_field is not None else []
+        if config.array_like:
+            return [v for _, v in tag + fields]
+        return dict(tag + fields)
 
     def keep(self, value: Any) -> dict[str, Any]:
         """An object that cannot cross stays here; the other side gets a reference to it."""

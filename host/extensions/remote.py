@@ -4,6 +4,8 @@ JSON-RPC. The executor never knows the difference."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import itertools
 import json
 import logging
 import os
@@ -26,6 +28,8 @@ from isolate.rpc.transport import ChildProcess, spawn_child
 from isolate.shm import ShmHost, TensorHandle
 
 _INTERRUPT = f"{InterruptProcessingException.__module__}.{InterruptProcessingException.__qualname__}"
+#: the shm owner that holds, for the call being encoded, one more reference to every tensor it sends
+_CALL_HOLD: contextvars.ContextVar[str | None] = contextvars.ContextVar("nodehost_call_hold", default=None)
 
 
 def decode_preview(preview: list[Any] | None) -> Any:
@@ -72,8 +76,9 @@ class RemoteRunner(NodeRunner):
         self._own_shm = shm is None
         #: the host's shared memory (one per host process, passed in); tensors cross as handles owned here
         self.shm = shm if shm is not None else ShmHost()
-        self.codec = Codec(owner="host", export=lambda t: self.shm.export(t, owner=self.name),
+        self.codec = Codec(owner="host", export=self._export,
                            open=lambda h: self.shm.open(msgspec.convert(h, TensorHandle)))
+        self._call_ids = itertools.count(1)
         #: the child's recent output (stdout and stderr both arrive here), also logged as nodehost.ext.<name>
         self.stderr: deque[bytes] = deque(maxlen=500)
         self._log = logging.getLogger(f"nodehost.ext.{name}")
@@ -182,6 +187,15 @@ class RemoteRunner(NodeRunner):
             if line.strip():
                 self._log.info("%s", line)
 
+    def _export(self, tensor: Any) -> TensorHandle:
+        """A tensor sent to the child: one reference for the child (given back by its ``release``), and one for
+        the call being encoded, if any (see ``execute``)."""
+        handle = self.shm.export(tensor, owner=self.name)
+        hold = _CALL_HOLD.get()
+        if hold is not None and handle.segment:
+            self.shm.acquire(handle, hold)
+        return handle
+
     def _release(self, params: p.ReleaseParams) -> None:
         for item in params.items:
             target = item if isinstance(item, str) else msgspec.convert(item, TensorHandle)
@@ -228,10 +242,21 @@ class RemoteRunner(NodeRunner):
         return await self._call("check_lazy", self._wire(call), timeout=self.check_deadline)
 
     async def execute(self, call: NodeCall) -> NodeResult:
+        """The child may pass an input tensor through to its outputs and let go of its view before its answer
+        is read (its ``release`` can arrive first): the call holds its inputs until the answer is decoded."""
         self._remember_hook(call)
-        out = await self._call("execute", self._wire(call), p.WireResult)
-        return NodeResult(values=tuple(self.codec.decode(out.values)), ui=self.codec.decode(out.ui),
-                          expand=self.codec.decode(out.expand))
+        hold = f"{self.name}/call-{next(self._call_ids)}"
+        token = _CALL_HOLD.set(hold)
+        try:
+            wire = self._wire(call)
+        finally:
+            _CALL_HOLD.reset(token)
+        try:
+            out = await self._call("execute", wire, p.WireResult)
+            return NodeResult(values=tuple(self.codec.decode(out.values)), ui=self.codec.decode(out.ui),
+                              expand=self.codec.decode(out.expand))
+        finally:
+            self.shm.release_owner(hold)
 
     def _remember_hook(self, call: NodeCall) -> None:
         ctx = CURRENT_NODE.get()

@@ -51,7 +51,7 @@ async def test_isolated_chain_runs_in_the_child(pack) -> None:
     executor, sink, runner, _ = pack
     prompt = {"1": add(2, 3), "2": {"class_type": "DemoAdd", "inputs": {"a": ["1", 0], "b": 10}}, "s": show("2")}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["s"]["text"] == ["15"]
     assert result.outputs["s"]["pid"] == [runner.child.pid]
     stderr = b"".join(runner.stderr)
@@ -64,7 +64,7 @@ async def test_mixed_builtin_and_isolated_nodes(pack) -> None:
               "2": {"class_type": "DemoV3Twice", "inputs": {"v": ["1", 0]}},
               "s": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["s"]["text"] == ["8"]
 
 
@@ -99,7 +99,7 @@ async def test_lazy_inputs_and_expansion_in_the_child(pack) -> None:
         "pick": True, "yes": ["y", 0], "no": ["n", 0]}}, "x": {"class_type": "DemoExpand", "inputs": {
             "start": ["sw", 0], "n": 3}}, "s": show("x")}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["s"]["text"] == ["32"]
     assert "n" not in {e.node for e in sink.of(Executing)}
 
@@ -225,7 +225,7 @@ async def test_tensors_cross_through_shared_memory_both_ways(pack) -> None:
               "shape": {"class_type": "DemoShape", "inputs": {"image": ["back", 0]}},
               "save": {"class_type": "SaveImage", "inputs": {"images": ["i", 0], "filename_prefix": "x"}}}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["shape"]["shape"] == [2, 8, 16, 3]
     expected = 2 * 8 * 16 * (0x33 + 0x66 + 0x99) / 255
     assert abs(result.outputs["shape"]["sum"][0] - expected) < 1e-3
@@ -266,7 +266,7 @@ async def test_a_256_mb_output_crosses(pack) -> None:
               "i": {"class_type": "DemoInvert", "inputs": {"image": ["e", 0]}},
               "s": {"class_type": "DemoShape", "inputs": {"image": ["i", 0]}}}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["s"]["shape"] == [1, 4096, 5461, 3]
     assert abs(result.outputs["s"]["sum"][0] - 4096 * 5461 * 3) <= 1e-6 * 4096 * 5461 * 3
 
@@ -294,7 +294,7 @@ async def test_objects_that_cannot_cross_stay_in_the_child(pack) -> None:
               "u": {"class_type": "DemoUseThing", "inputs": {"thing": ["m", 0]}}, "s": show("u"),
               "p": {"class_type": "PreviewAny", "inputs": {"source": ["m", 0]}}}
     result = await executor.run(prompt, "p")
-    assert result.status == "success", result.error
+    assert result.status == "success", "".join((result.error or {}).get("traceback", []))
     assert result.outputs["s"]["text"] == ["40"]  # the child got its own object back
     assert "OpaqueRef" in result.outputs["p"]["text"][0] and "Thing" in result.outputs["p"]["text"][0]
 
@@ -312,3 +312,25 @@ async def test_list_mapping_and_is_changed_for_isolated_nodes(pack) -> None:
     await executor.run(prompt, "r")
     await executor.run(prompt, "s")
     assert [e.node for e in sink.of(Executing)].count("r") == 2
+
+
+async def test_for_loop_in_a_pack_carries_a_tensor_through_expansion(paths) -> None:
+    """ForLoopClose re-expands its body with the IMAGE computed so far as a constant input of an ephemeral node:
+    the DYNPROMPT sent to the child holds that tensor inside a Struct, and it crosses through shared memory."""
+    registry = Registry()
+    load_builtin(registry, paths)
+    runner, info = await start_pack(registry, PACKS / "loop_pack", folders={"output": str(paths.output_dir)})
+    registry.freeze()
+    try:
+        assert info.failures == {}
+        prompt = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+                  "2": {"class_type": "ForLoopOpen", "inputs": {"remaining": 3, "value": ["1", 0]}},
+                  "3": {"class_type": "LoopInvert", "inputs": {"image": ["2", 2], "add": 0.1}},
+                  "4": {"class_type": "ForLoopClose", "inputs": {"flow_control": ["2", 0], "remaining": ["2", 1],
+                                                                 "value": ["3", 0]}},
+                  "5": {"class_type": "LoopMean", "inputs": {"image": ["4", 0]}}}
+        result = await Executor(registry, ListSink()).run(prompt, "loop")
+        assert result.status == "success", "".join((result.error or {}).get("traceback", []))
+        assert result.outputs["5"] == {"mean": [0.3], "shape": [[1, 8, 8, 3]]}
+    finally:
+        await runner.close()
