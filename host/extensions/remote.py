@@ -4,6 +4,7 @@ JSON-RPC. The executor never knows the difference."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
 import json
@@ -12,7 +13,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class RemoteRunner(NodeRunner):
         self.stderr: deque[bytes] = deque(maxlen=500)
         self._log = logging.getLogger(f"nodehost.ext.{name}")
         #: the progress hook of each prompt with a call in flight here (progress arrives as notifications)
-        self._hooks: dict[str, ProgressHook] = {}
+        self._hooks: dict[str, tuple[ProgressHook, int]] = {}
         #: seconds a child may ignore an interrupt before it is killed
         self.interrupt_grace = 2.0
         #: deadline of the calls that must be quick (VALIDATE_INPUTS, IS_CHANGED, check_lazy_status); a node
@@ -124,7 +125,7 @@ class RemoteRunner(NodeRunner):
     async def ensure_started(self) -> None:
         """Start the child if it is not running (once, however many callers ask at the same time); a dead one is
         cleaned up and replaced."""
-        if self.child is not None and self.child.returncode is None:
+        if self.child is not None and self.child.alive:
             return
         if self._starting is None or self._starting.done():
             if self.child is not None:
@@ -165,7 +166,7 @@ class RemoteRunner(NodeRunner):
                 self._interrupting = False
 
     def _progress(self, params: p.ProgressParams) -> None:
-        hook = self._hooks.get(params.prompt_id)
+        hook, _ = self._hooks.get(params.prompt_id, (None, 0))
         if hook is not None:
             try:
                 hook.progress(params.node_id, params.value, params.max, decode_preview(params.preview),
@@ -238,13 +239,12 @@ class RemoteRunner(NodeRunner):
                           self.codec.encode(call.inputs), hidden)
 
     async def check_lazy(self, call: NodeCall) -> list[str]:
-        self._remember_hook(call)
-        return await self._call("check_lazy", self._wire(call), timeout=self.check_deadline)
+        with self._hook_of(call):
+            return await self._call("check_lazy", self._wire(call), timeout=self.check_deadline)
 
     async def execute(self, call: NodeCall) -> NodeResult:
         """The child may pass an input tensor through to its outputs and let go of its view before its answer
         is read (its ``release`` can arrive first): the call holds its inputs until the answer is decoded."""
-        self._remember_hook(call)
         hold = f"{self.name}/call-{next(self._call_ids)}"
         token = _CALL_HOLD.set(hold)
         try:
@@ -252,16 +252,31 @@ class RemoteRunner(NodeRunner):
         finally:
             _CALL_HOLD.reset(token)
         try:
-            out = await self._call("execute", wire, p.WireResult)
+            with self._hook_of(call):
+                out = await self._call("execute", wire, p.WireResult)
             return NodeResult(values=tuple(self.codec.decode(out.values)), ui=self.codec.decode(out.ui),
                               expand=self.codec.decode(out.expand))
         finally:
             self.shm.release_owner(hold)
 
-    def _remember_hook(self, call: NodeCall) -> None:
+    @contextlib.contextmanager
+    def _hook_of(self, call: NodeCall) -> Iterator[None]:
+        """The prompt's progress hook is known here while one of its calls is in flight, and only then (a
+        hook holds its prompt's whole run: kept longer, it would keep every output of that prompt alive)."""
         ctx = CURRENT_NODE.get()
-        if ctx is not None and ctx.hook is not None:
-            self._hooks[call.prompt_id] = ctx.hook
+        if ctx is None or ctx.hook is None:
+            yield
+            return
+        hook, count = self._hooks.get(call.prompt_id, (ctx.hook, 0))
+        self._hooks[call.prompt_id] = (hook, count + 1)
+        try:
+            yield
+        finally:
+            hook, count = self._hooks[call.prompt_id]
+            if count > 1:
+                self._hooks[call.prompt_id] = (hook, count - 1)
+            else:
+                del self._hooks[call.prompt_id]
 
     def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
         if self.child is not None and self.child.returncode is None:

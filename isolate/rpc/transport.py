@@ -69,6 +69,17 @@ class ChildProcess:
     def returncode(self) -> int | None:
         return self.transport.get_returncode()
 
+    @property
+    def alive(self) -> bool:
+        """Running, by the kernel's account: a child that died a moment ago counts as dead even before the loop
+        has reaped it (``returncode`` is still None then) or read the end of its output."""
+        if self.returncode is not None or self._protocol._stdout_closed:
+            return False
+        try:  # WNOWAIT: look without reaping (the loop's child watcher still collects the status)
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:  # already reaped: the loop learns it on its next turn
+            return False
+
     def send_signal(self, sig: int = signal.SIGKILL) -> None:
         if self.returncode is None:
             self.transport.send_signal(sig)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -334,3 +337,62 @@ async def test_for_loop_in_a_pack_carries_a_tensor_through_expansion(paths) -> N
         assert result.outputs["5"] == {"mean": [0.3], "shape": [[1, 8, 8, 3]]}
     finally:
         await runner.close()
+
+
+def image(color: int = 0) -> dict:
+    return {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": color}}
+
+
+async def test_restarted_children_do_not_leak_shared_memory(pack) -> None:
+    """A child killed ten times: its granted slabs go back to the pool (or are unlinked) when its death is seen."""
+    executor, _, runner, _ = pack
+    prompt = {"1": image(), "2": {"class_type": "DemoInvert", "inputs": {"image": ["1", 0]}},
+              "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}
+    def segments() -> int:  # this host's files in /dev/shm: live segments and the warm pool
+        stats = runner.shm.stats()
+        return stats.segments + stats.pooled
+
+    counts = []
+    for i in range(10):
+        prompt["1"] = image(i)
+        result = await executor.run(prompt, f"p{i}")
+        assert result.status == "success", result.error
+        gc.collect()  # as the server's worker does after each prompt
+        counts.append(segments())
+        pid = runner.child.pid
+        os.kill(pid, signal.SIGKILL)
+        await runner.child.wait()
+    result = await executor.run(prompt | {"1": image(99)}, "last")
+    assert result.status == "success", result.error
+    gc.collect()
+    counts.append(segments())
+    assert max(counts) <= counts[0] + 1, counts
+
+
+def wait_dead_unreaped(pid: int) -> None:
+    """Until the kernel has the child dead, without letting the loop see it (no await in between)."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"child {pid} did not die")
+
+
+async def test_a_prompt_right_after_a_child_dies_starts_a_new_child(pack) -> None:
+    """A child found dead before the call is sent (killed a moment ago, not reaped yet) is replaced at once;
+    only a death during a call fails the prompt."""
+    executor, _, runner, _ = pack
+    assert (await executor.run({"1": add(1, 1), "s": show("1")}, "warm")).status == "success"
+    for i in range(5):
+        old = runner.child.pid
+        os.kill(old, signal.SIGKILL)
+        wait_dead_unreaped(old)
+        result = await executor.run({"1": add(i, 100), "s": show("1")}, f"p{i}")
+        assert result.status == "success", (result.error or {}).get("exception_message")
+        assert result.outputs["s"]["text"] == [str(i + 100)] and runner.child.pid != old

@@ -99,7 +99,7 @@ async def test_stdout_noise_never_corrupts_the_stream(child: ChildProcess) -> No
 
 async def eventually(child: ChildProcess, method: str, expected: int) -> None:
     """Poll a counter in the child (no fixed sleeps: the child may be slow to get there under load)."""
-    for _ in range(400):
+    for _ in range(1000):
         if await child.peer.call(method) == expected:
             return
         await asyncio.sleep(0.01)
@@ -108,7 +108,7 @@ async def eventually(child: ChildProcess, method: str, expected: int) -> None:
 
 async def test_deadline_expires_and_the_child_cancels(child: ChildProcess) -> None:
     with pytest.raises(RpcTimeout):
-        await child.peer.call("sleep", {"seconds": 5}, timeout=0.1)
+        await child.peer.call("sleep", {"seconds": 5}, timeout=1.0)  # long enough for a loaded child to start it
     await eventually(child, "cancelled", 1)
     assert await child.peer.call("echo", "still fine") == "still fine"
 
