@@ -20,16 +20,22 @@ def install() -> None:
         sys.path.insert(0, entry)
 
 
+#: the compat packages the host process gets too: none of them shadows a host module
+HOST_PACKAGES = ("comfy_api", "comfy_execution")
+
+
 def install_api() -> None:
-    """The host's share: only ``comfy_api`` (an alias onto isolate.api, for in-process v3 code), without
-    putting the child-side modules (``server``, ``nodes``, ``folder_paths``...) ahead of the host's own."""
+    """The host's share: ``comfy_api`` (an alias onto isolate.api, for in-process v3 code) and
+    ``comfy_execution`` (graph_utils, jobs...), without putting the child-side modules (``server``, ``nodes``,
+    ``folder_paths``...) ahead of the host's own."""
     import importlib.util
 
-    if "comfy_api" in sys.modules:
-        return
-    init = COMPAT_DIR / "comfy_api" / "__init__.py"
-    spec = importlib.util.spec_from_file_location("comfy_api", init, submodule_search_locations=[str(init.parent)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["comfy_api"] = module
-    spec.loader.exec_module(module)
+    for name in HOST_PACKAGES:
+        if name in sys.modules:
+            continue
+        init = COMPAT_DIR / name / "__init__.py"
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)

@@ -102,12 +102,14 @@ def test_install_in_process_is_idempotent(monkeypatch) -> None:
     assert sys.path[0] == str(compat_path.COMPAT_DIR) and sys.path.count(str(compat_path.COMPAT_DIR)) == 1
 
 
-def test_host_install_api_adds_only_comfy_api() -> None:
+def test_host_install_api_adds_only_comfy_api_and_comfy_execution() -> None:
     import subprocess
     import sys
 
     code = ("import sys; from isolate.compat_path import install_api, COMPAT_DIR; install_api(); "
             "import comfy_api.latest as l; from isolate.api import io; assert l.io.ComfyNode is io.ComfyNode; "
+            "import comfy_execution.jobs as j, isolate.jobs as h; assert j.normalize_history_item is "
+            "h.normalize_history_item; "
             "assert str(COMPAT_DIR) not in sys.path; "
             "import importlib.util; assert importlib.util.find_spec('folder_paths') is None; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
