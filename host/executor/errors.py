@@ -58,3 +58,11 @@ def exception_type_name(exc: BaseException) -> str:
         return name
     cls = type(exc)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+class NodeFailed(Exception):
+    """A node failed; carries the node and the inputs it was called with."""
+
+    def __init__(self, node_id: str, class_type: str, inputs: Any, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.node_id, self.class_type, self.inputs, self.cause = node_id, class_type, inputs, cause

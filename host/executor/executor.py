@@ -9,30 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgspec
-
 from host.executor.caches import ClassicCache, OutputCache
 from host.executor.events import EventSink
+from host.executor.prompt_result import PromptResult
+from host.executor.run import PromptRun
 from host.executor.runner import NodeRunner
 from host.executor.signature import KeyInterner
 from host.executor.validation import ValidatedPrompt, validate_prompt
 from host.registry import Registry
 
-
-class PromptResult(msgspec.Struct):
-    """What a prompt produced: status ``success``/``error``/``interrupted``, ui outputs per node, history
-    meta, the status messages (``[[event, data], ...]``) and, on failure, the error event's data."""
-
-    prompt_id: str
-    status: str
-    outputs: dict[str, Any]
-    meta: dict[str, Any]
-    messages: list[list[Any]]
-    executed: list[str]
-    error: dict[str, Any] | None = None
-
-    def __repr__(self) -> str:
-        return f"PromptResult({self.prompt_id!r}, {self.status!r}, {len(self.outputs)} outputs)"
+__all__ = ["Executor", "PromptResult"]
 
 
 class Executor:
@@ -73,8 +59,6 @@ class Executor:
 
     async def execute(self, validated: ValidatedPrompt, prompt_id: str,
                       extra_data: dict[str, Any] | None = None) -> PromptResult:
-        from host.executor.run import PromptRun
-
         self.interrupt_flag.clear()
         self.running_prompt = prompt_id
         try:

@@ -3,22 +3,20 @@ node's outputs are resolved from theirs on its second visit."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from host.executor.graph import is_link
 from host.executor.signature import compute_keys
+from host.executor.state import RunState
 from host.registry import BoundNode
 from isolate.calls import NodeResult
-
-if TYPE_CHECKING:
-    from host.executor.run import PromptRun
 
 
 class ExpansionError(ValueError):
     """A node returned an expansion that cannot run."""
 
 
-async def expand(run: PromptRun, nid: str, bound: BoundNode, results: list[NodeResult]) -> None:
+async def expand(run: RunState, nid: str, bound: BoundNode, results: list[NodeResult]) -> None:
     """Add every call's subgraph to the run; the parent then waits for the nodes its outputs link to."""
     nd = bound.nodedef
     if nd.api == "v3" and not nd.enable_expand:
@@ -39,7 +37,7 @@ async def expand(run: PromptRun, nid: str, bound: BoundNode, results: list[NodeR
                 run.xl.add_strong_link(value[0], int(value[1]), nid)
 
 
-async def add_subgraph(run: PromptRun, parent: str, graph: Any) -> list[str]:
+async def add_subgraph(run: RunState, parent: str, graph: Any) -> list[str]:
     """Register ``graph``'s nodes as ephemeral children of ``parent``, with their cache keys."""
     if not isinstance(graph, dict):
         raise ExpansionError(f"node {parent} returned an expansion that is not a graph: {type(graph).__name__}")
@@ -62,7 +60,7 @@ async def add_subgraph(run: PromptRun, parent: str, graph: Any) -> list[str]:
     return new_ids
 
 
-async def add_keys(run: PromptRun, parent: str, new_ids: list[str]) -> None:
+async def add_keys(run: RunState, parent: str, new_ids: list[str]) -> None:
     """Cache keys of the new nodes, producers first; recorded in the sub-cache of the top-level node."""
     members = set(new_ids)
     order: list[str] = []

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from host.executor.errors import exception_type_name
+from host.executor.errors import NodeFailed, exception_type_name
 from host.executor.events import ExecutionError, ExecutionInterrupted, event_data, now_ms
-
-if TYPE_CHECKING:
-    from host.executor.executor import PromptResult
-    from host.executor.run import NodeFailed, PromptRun
+from host.executor.prompt_result import PromptResult
+from host.executor.state import RunState
 
 _PRIMITIVE = (str, int, float, bool, type(None))
 
 
-def failed(run: PromptRun, failure: NodeFailed) -> PromptResult:
+def failed(run: RunState, failure: NodeFailed) -> PromptResult:
     """``execution_error`` naming the real node (an ephemeral node's top-level ancestor); a node that failed in
     a pack's child keeps the child's exception type and traceback."""
     exc = failure.cause
@@ -31,7 +29,7 @@ def failed(run: PromptRun, failure: NodeFailed) -> PromptResult:
     return result(run, "error", event_data(event))
 
 
-def interrupted(run: PromptRun) -> PromptResult:
+def interrupted(run: RunState) -> PromptResult:
     nid, class_type = run.current
     event = ExecutionInterrupted(run.prompt_id, run.dyn.real_id(nid) if nid else nid, class_type,
                                  list(run.executed), now_ms())
@@ -39,7 +37,5 @@ def interrupted(run: PromptRun) -> PromptResult:
     return result(run, "interrupted", event_data(event))
 
 
-def result(run: PromptRun, status: str, error: dict[str, Any] | None = None) -> PromptResult:
-    from host.executor.executor import PromptResult
-
+def result(run: RunState, status: str, error: dict[str, Any] | None = None) -> PromptResult:
     return PromptResult(run.prompt_id, status, run.ui_outputs, run.meta, run.messages, run.executed, error)

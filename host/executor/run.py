@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from host.executor import outcome
 from host.executor.caches import CacheEntry
 from host.executor.dynprompt import DynamicPrompt
-from host.executor.errors import DependencyCycleError, InterruptProcessingException
+from host.executor.errors import DependencyCycleError, InterruptProcessingException, NodeFailed
 from host.executor.events import (
     Event,
     Executed,
@@ -38,22 +38,15 @@ from isolate.context import CURRENT_NODE, NodeContext
 from isolate.graph_utils import ExecutionBlocker
 
 if TYPE_CHECKING:
-    from host.executor.executor import Executor, PromptResult
+    from host.executor.prompt_result import PromptResult
+    from host.executor.state import ExecutorState
 
-
-
-class NodeFailed(Exception):
-    """A node failed; carries the node and the inputs it was called with."""
-
-    def __init__(self, node_id: str, class_type: str, inputs: Any, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.node_id, self.class_type, self.inputs, self.cause = node_id, class_type, inputs, cause
 
 
 class PromptRun:
     """The state of one prompt's execution; also the progress hook node code reports to."""
 
-    def __init__(self, ex: Executor, validated: ValidatedPrompt, prompt_id: str, extra: dict[str, Any]):
+    def __init__(self, ex: ExecutorState, validated: ValidatedPrompt, prompt_id: str, extra: dict[str, Any]):
         assert validated.graph is not None, "execute() takes the result of validate()"
         self.ex = ex
         self.validated = validated
