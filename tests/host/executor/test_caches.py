@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from testnodes import Show
 
 from host.executor.caches import (
     CacheEntry,
@@ -38,17 +39,6 @@ class Value:
         return (v,)
 
 
-class Show:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"v": ("INT",)}}
-
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-
-    def run(self, v):
-        return {"ui": {"v": [v]}}
 
 
 NODES = {"Value": Value, "Show": Show}

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import pytest
+from testnodes import Show, Value
 
 from host.executor.events import Executed, Executing, ExecutionError
 from isolate.api import io
@@ -14,16 +15,6 @@ from isolate.graph_utils import GraphBuilder, is_link
 CALLS: list[tuple[str, Any]] = []
 
 
-class Value:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"v": ("INT",)}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
-
-    def run(self, v):
-        return (v,)
 
 
 class Add:
@@ -53,17 +44,6 @@ class Less:
         return (a < b,)
 
 
-class Show:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"v": ("INT",)}}
-
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-
-    def run(self, v):
-        return {"ui": {"v": [v]}}
 
 
 class AddChain:

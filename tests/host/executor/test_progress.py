@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from testnodes import Show
 
 from host.executor.events import ExecutionInterrupted, NodeState, Progress, ProgressPreview
 from isolate.context import current_node, report_progress
@@ -63,17 +64,6 @@ class Stopper:
         return (n,)
 
 
-class Show:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"v": ("INT",)}}
-
-    RETURN_TYPES = ()
-    FUNCTION = "run"
-    OUTPUT_NODE = True
-
-    def run(self, v):
-        return {"ui": {"v": [v]}}
 
 
 NODES = {c.__name__: c for c in (Steps, AsyncSteps, Stopper, Show)}
