@@ -8,9 +8,11 @@ child -> host. ``child_start_s``: a bare child importing torch, from spawn to it
 of a pack that imports torch, median of 5 (interleaved with ``import_torch_s``). ``idle_child_rss_mb``: that pack's
 idle child. ``venv_build_s``: a pack environment from two offline wheels, ``uncached`` (empty uv cache) and
 ``cached`` (inputs unchanged: reused). ``tensor_ms``: a float32 tensor of 1, 64 and 256 MB into a child (handle
-through shared memory) and its shape back: ``fresh_*`` an ordinary tensor (one copy into the arena), ``shared_*``
-one born in shared memory (no copy); medians of 7. ``memcpy_256MB_ms``: a plain copy into warm memory, for
-reference. With ``--json`` the last line is one JSON object.
+through shared memory) and its shape back: ``first_*`` the first transfer of that size by a new host (its segment
+made for it), beside ``memcpy_fresh_*`` (a copy into freshly allocated pages); ``new_*`` a new ordinary tensor each
+time in steady state (one copy into the arena, given back after), beside ``memcpy_warm_*`` (a copy into warm
+pages); ``shared_*`` one born in shared memory (no copy). ``memcpy_256MB_ms`` is ``memcpy_warm_256MB``.
+With ``--json`` the last line is one JSON object.
 Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain <= 0.3 ms per
 node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start 1.8-2.1 s.)
 """
@@ -136,47 +138,61 @@ async def cold_start() -> float:
     return elapsed
 
 
+def _copy_ms(target: object, source: object) -> float:
+    t0 = time.perf_counter()
+    target.copy_(source)  # type: ignore[attr-defined]
+    return (time.perf_counter() - t0) * 1e3
+
+
 async def tensor_figures(repeats: int = 7) -> dict[str, object]:
+    """Per size: the first transfer (a new host: its segment is created for it), new tensors in steady state (a
+    new source each time, sent and given back), one born shared; with memcpy into fresh and into warm pages."""
     import msgspec
     import torch
 
     from isolate.shm import ShmHost, TensorHandle
 
-    host = ShmHost()
-    peer = Peer("bench-tensors")
-    peer.register("release", lambda items: [host.release(i if isinstance(i, str) else
-                                                         msgspec.convert(i, TensorHandle), "child") for i in items])
-    child = await spawn_child([sys.executable, CHILD], peer)
     figures: dict[str, float] = {}
-    try:
-        for mb in (1, 64, 256):
-            numel = mb * (1 << 20) // 4
-            source = torch.rand(numel)
-            shared = host.empty((numel,), "float32")
-            shared.copy_(source)
-            for kind, tensor in (("fresh", source), ("shared", shared)):
-                times = []
-                for _ in range(repeats + 1):
+    for mb in (1, 64, 256):
+        numel = mb * (1 << 20) // 4
+        first, new, shared_times, fresh_copy, warm_copy = [], [], [], [], []
+        for run in range(3 if mb == 256 else 5):
+            host = ShmHost()
+            peer = Peer("bench-tensors")
+            peer.register("release", lambda items, h=host: [h.release(
+                i if isinstance(i, str) else msgspec.convert(i, TensorHandle), "child") for i in items])
+            child = await spawn_child([sys.executable, CHILD], peer)
+            try:  # a zero-size tensor: the child imports torch and maps nothing, the host makes no segment
+                assert await peer.call("shape", host.export(torch.empty(0), owner="child")) == [0]
+                for i in range(repeats + 1 if run == 0 else 1):
+                    source = torch.rand(numel)
                     t0 = time.perf_counter()
-                    handle = host.export(tensor, owner="child")
-                    dims = await peer.call("shape", handle)
-                    times.append((time.perf_counter() - t0) * 1e3)
-                    assert dims == [numel]
-                figures[f"{kind}_{mb}MB"] = statistics.median(times[1:])
-            del shared
-        big = torch.rand(256 * (1 << 20) // 4)
-        target = torch.empty_like(big)
-        target.copy_(big)  # warm the target pages
-        copies = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            target.copy_(big)
-            copies.append((time.perf_counter() - t0) * 1e3)
-        memcpy = statistics.median(copies)
-    finally:
-        await child.close()
-        host.close()
-    return {"tensor_ms": {k: round(v, 3) for k, v in figures.items()}, "memcpy_256MB_ms": memcpy}
+                    handle = host.export(source, owner="child")
+                    assert await peer.call("shape", handle) == [numel]
+                    (new if i else first).append((time.perf_counter() - t0) * 1e3)
+                    del source
+                    await peer.call("ping")  # the child's release of the last one arrives with this
+                if run == 0:
+                    shared = host.empty((numel,), "float32")
+                    for _ in range(repeats):
+                        t0 = time.perf_counter()
+                        assert await peer.call("shape", host.export(shared, owner="child")) == [numel]
+                        shared_times.append((time.perf_counter() - t0) * 1e3)
+                    del shared
+            finally:
+                await child.close()
+                host.close()
+            source = torch.rand(numel)
+            target = torch.empty(numel)  # fresh pages: the copy takes their faults
+            fresh_copy.append(_copy_ms(target, source))
+            warm_copy.append(_copy_ms(target, source))
+        figures[f"first_{mb}MB"] = statistics.median(first)
+        figures[f"new_{mb}MB"] = statistics.median(new)
+        figures[f"shared_{mb}MB"] = statistics.median(shared_times)
+        figures[f"memcpy_fresh_{mb}MB"] = statistics.median(fresh_copy)
+        figures[f"memcpy_warm_{mb}MB"] = statistics.median(warm_copy)
+    return {"tensor_ms": {k: round(v, 3) for k, v in figures.items()},
+            "memcpy_256MB_ms": round(figures["memcpy_warm_256MB"], 3)}
 
 
 async def venv_build_figures(tmp: Path) -> dict[str, float]:

@@ -189,6 +189,8 @@ async def start_in_background(state: ServerState) -> None:
             state.registry.freeze()
         state.ready.set()
     state.task = asyncio.ensure_future(run_queue(state))
+    if state.shm is not None:  # a warm slab ahead of the first tensor sent to a pack (else that one makes it)
+        await asyncio.to_thread(state.shm.reserve)
 
 
 async def start_packs(state: ServerState) -> Any:

@@ -54,7 +54,8 @@ class ShmHost:
 
     root: name root (default $NODEHOST_SHM_PREFIX or "nodehost"). slab_bytes: size of an arena slab; an
     allocation above half of it gets its own segment. pool_bytes: free warm segments kept for reuse.
-    prefault: map every page of a new segment once, so that the first copy into it costs no page faults.
+    prefault: map every page of a segment made ahead of need (``reserve``) at once, so that the first copy into it
+    costs no page faults (a segment made for a waiting copy is faulted by that copy instead).
     """
 
     def __init__(
@@ -168,10 +169,11 @@ class ShmHost:
             self._ref(seg, owner)
             return SlabGrant(seg.name, seg.map.size)
 
-    def reserve(self, nbytes: int) -> None:
-        """Create a warm segment of nbytes now and put it in the pool (kept while the pool has room)."""
+    def reserve(self, nbytes: int | None = None) -> None:
+        """Create a warm (pre-faulted) segment of nbytes (default: one arena slab) now, ahead of need, and put it
+        in the pool (kept while the pool has room): the first tensor that fits then costs one warm copy."""
         with self._locked():
-            self._ledger.retire(self._ledger.take(nbytes, "dedicated"))
+            self._ledger.retire(self._ledger.take(nbytes or self._ledger.slab_bytes, "dedicated", ahead=True))
 
     def collect(self) -> None:
         """Apply pending finalizer events now (otherwise applied at the next call)."""

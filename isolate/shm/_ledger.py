@@ -84,15 +84,19 @@ class Ledger:
         seg = self.take(self.slab_bytes, "slab")
         return _add_alloc(seg, seg.arena.alloc(size), size)
 
-    def take(self, min_size: int, kind: str) -> Seg:
-        """A segment of at least min_size: best fit from the pool (at most twice the size), else a new one."""
+    def take(self, min_size: int, kind: str, ahead: bool = False) -> Seg:
+        """A segment of at least min_size: best fit from the pool (at most twice the size), else a new one.
+
+        A new one is pre-faulted only when made ahead of need (``ahead``, and the host's ``prefault``): one made
+        for a copy waiting on it is filled by that copy, which faults each page once, as a copy into fresh
+        memory does (populating it first would touch every page twice, and a whole slab for a small tensor)."""
         fits = [s for s in self.pool if min_size <= s.map.size <= 2 * min_size]
         if fits:
             seg = min(fits, key=lambda s: s.map.size)
             self.pool.remove(seg)
         else:
             name = new_name(self.root)
-            seg = Seg(create_segment(name, round_up(min_size, GRAIN), self.prefault))
+            seg = Seg(create_segment(name, round_up(min_size, GRAIN), self.prefault and ahead))
             self.segs[name] = seg
             self.names.add(name)
             self._index.add(seg.map.base, seg.map.size, seg)
