@@ -12,16 +12,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from builtin_nodes import OutputPaths, load_builtin
+    from host import cli_models
     from host.registry import Registry
     from host.runtime import freeze_startup_objects, tune_gc
     from host.server.app import ServerConfig, build_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     tune_gc()
-    config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
-                          temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
-                          user_dir=Path(args.user_directory).resolve(),
-                          database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
+    base = cli_models.base_directory(args)
+    user_dir = cli_models.under_base(args, args.user_directory, "user")
+    config = ServerConfig(listen=args.listen, port=args.port,
+                          output_dir=cli_models.under_base(args, args.output_directory, "output"),
+                          temp_dir=cli_models.under_base(args, args.temp_directory, "temp"),
+                          input_dir=cli_models.under_base(args, args.input_directory, "input"),
+                          user_dir=user_dir, models_dir=base / "models",
+                          database=None if args.memory_only else Path(args.database or user_dir /
                                                                        "nodehost.sqlite3").resolve(),
                           requeue_running=args.requeue_running, max_history=args.max_history,
                           disable_metadata=args.disable_metadata, auth_token=args.auth_token,
@@ -30,19 +35,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extensions_dir = Path(args.extensions_dir).resolve()
     config.envs_dir = Path(args.envs_dir).resolve() if args.envs_dir else None
     config.find_links, config.offline = list(args.find_links), args.offline
-    config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
+    config.extra_model_paths = cli_models.extra_model_paths(args)
     config.extra["multi_user"] = args.multi_user
     config.extra["front_end_root"] = args.front_end_root
     config.extra["prewarm_packs"] = args.prewarm_packs
     config.extra["cpu"] = args.cpu
     registry = Registry()
-    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
+    models = cli_models.build_models(args, config.output_dir, config.temp_dir)
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata),
+                 models.folders)
     freeze_startup_objects()
     if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    web.run_app(build_app(registry, config), host=args.listen, port=args.port, print=None)
+    web.run_app(build_app(registry, config, models=models.manager), host=args.listen, port=args.port, print=None)
     return 0
 
 
@@ -52,10 +59,9 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
     serve.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
-    serve.add_argument("--output-directory", default="output")
-    serve.add_argument("--temp-directory", default="temp")
-    serve.add_argument("--input-directory", default="input")
-    serve.add_argument("--user-directory", default="user")
+    serve.add_argument("--output-directory", default=None, help="default <base-directory>/output")
+    serve.add_argument("--temp-directory", default=None, help="default <base-directory>/temp")
+    serve.add_argument("--user-directory", default=None, help="default <base-directory>/user")
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
