@@ -12,8 +12,9 @@ from typing import Any
 from host.extensions.packs import NodeDefCache, start_pack
 from host.extensions.remote import RemoteRunner
 from host.registry import Registry
+from isolate.pack_requirements import PackRequirements, read_pack_requirements
 from isolate.shm import ShmHost
-from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
+from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError
 
 log = logging.getLogger("nodehost.extensions")
 
@@ -28,6 +29,8 @@ class PackStatus:
     reason: str = ""
     nodes: list[str] = field(default_factory=list)
     env: PackEnv | None = None
+    #: requirement lines that were skipped, and other notes on how the environment was made
+    notes: list[str] = field(default_factory=list)
 
 
 def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
@@ -39,6 +42,19 @@ def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
     import tomllib
 
     return tomllib.loads(path.read_text())
+
+
+def pack_env_spec(pack_dir: Path, find_links: list[str] | None = None, offline: bool = False,
+                  manifest: dict[str, Any] | None = None) -> tuple[EnvSpec, PackRequirements]:
+    """The environment a pack gets: its declared requirements and its manifest (``<pack>.deps.toml`` beside it,
+    unless ``manifest`` is given), skipped lines logged."""
+    if manifest is None:
+        manifest = read_manifest(pack_dir.parent, pack_dir.name)
+    reqs = read_pack_requirements(pack_dir, manifest)
+    for problem in reqs.problems:
+        log.warning("pack %s: %s", pack_dir.name, problem)
+    spec = EnvSpec(pack_dir.name, reqs.requirements, list(find_links or []), offline, reqs.options, reqs.constraints)
+    return spec, reqs
 
 
 async def _prewarm(runner: RemoteRunner) -> None:
@@ -69,9 +85,9 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
     async def one(pack_dir: Path) -> tuple[RemoteRunner | None, PackStatus]:
         status = PackStatus(pack_dir.name, pack_dir, "failed")
         try:
-            manifest = (manifests or {}).get(pack_dir.name) or read_manifest(pack_dir.parent, pack_dir.name)
-            reqs = read_requirements(pack_dir, manifest)
-            status.env = await builder.ensure(EnvSpec(pack_dir.name, reqs, list(find_links or []), offline))
+            spec, reqs = pack_env_spec(pack_dir, find_links, offline, (manifests or {}).get(pack_dir.name))
+            status.notes = list(reqs.problems)
+            status.env = await builder.ensure(spec)
         except (VenvBuildError, ValueError, OSError) as exc:
             status.reason = str(exc)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_urldispatcher import DynamicResource
 
-from host.server.app import STATE
+from host.server.state import STATE
 from isolate.protocol import HttpRequest
 
 _SKIP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from host.executor.errors import ValidationFailed
 from host.executor.validation import validate_prompt
-from host.server.app import STATE, ServerState, now_ms
 from host.server.queue import SENSITIVE_KEYS, QueueItem
+from host.server.state import STATE, ServerState, now_ms
 from host.server.store import StoredPrompt
 from host.server.ws import SERVER_FEATURES
 
@@ -93,13 +93,16 @@ async def get_prompt(request: web.Request) -> web.Response:
 
 
 async def get_queue(request: web.Request) -> web.Response:
-    queue = state_of(request).queue
+    state = state_of(request)
+    await state.ready.wait()  # after a restart, the stored pending prompts are queued again first
+    queue = state.queue
     return web.json_response({"queue_running": [i.wire() for i in queue.running.values()],
                               "queue_pending": [i.wire() for i in queue.pending()]})
 
 
 async def post_queue(request: web.Request) -> web.Response:
     state = state_of(request)
+    await state.ready.wait()
     try:
         body = await read_json(request) or {}
     except BadRequest as exc:
@@ -147,15 +150,20 @@ async def get_history(request: web.Request) -> web.Response:
         offset = _int_query(request, "offset")
     except BadRequest as exc:
         return error_400(str(exc))
-    return web.json_response(state_of(request).history.page(max_items, -1 if offset is None else offset))
+    state = state_of(request)
+    await state.history_ready.wait()  # after a restart the stored history is read back first
+    return web.json_response(state.history.page(max_items, -1 if offset is None else offset))
 
 
 async def get_history_item(request: web.Request) -> web.Response:
-    return web.json_response(state_of(request).history.get(request.match_info["prompt_id"]))
+    state = state_of(request)
+    await state.history_ready.wait()
+    return web.json_response(state.history.get(request.match_info["prompt_id"]))
 
 
 async def post_history(request: web.Request) -> web.Response:
     state = state_of(request)
+    await state.history_ready.wait()
     history = state.history
     try:
         body = await read_json(request) or {}

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from host.models.manager import ModelManager
 from host.runtime import memory_bytes
-from host.server.app import MODELS, STATE
 from host.server.routes_prompt import BadRequest, error_400, read_json
+from host.server.state import MODELS, STATE
 
 NODEHOST_VERSION = "0.1.0"
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from host.server.app import STATE, ServerState
 from host.server.safe_paths import PathRefused, resolve_user_file
+from host.server.state import STATE, ServerState
 
 _NO_CACHE = {"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "0"}
 _EXAMPLE_DIRS = ("example_workflows", "example", "examples", "workflow", "workflows")

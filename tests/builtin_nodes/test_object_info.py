@@ -31,7 +31,8 @@ SHIPPED = {
 }
 #: the samplers' nodes load once host.models.sampling (the sampling helper's package) is there
 NEEDS_SAMPLING = {"KSampler", "KSamplerAdvanced"}
-HAS_SAMPLING = importlib.util.find_spec("host.models.sampling") is not None
+HAS_SAMPLING = importlib.util.find_spec("host.models.sampling") is not None and all(
+    hasattr(importlib.import_module("host.models.sampling"), n) for n in ("SAMPLER_NAMES", "SCHEDULER_NAMES"))
 EXPECTED = SHIPPED if HAS_SAMPLING else SHIPPED - NEEDS_SAMPLING
 
 #: the files stock ComfyUI had when the reference was taken (its shipped configs, the example input image)
