@@ -34,12 +34,11 @@ def input_images(folders: NodeFolders) -> list[str]:
     return sorted(keep)
 
 
-def _open_frames(path: Any) -> Any:
-    from PIL import Image, ImageOps, ImageSequence
+def _frames(img: Any) -> Any:
+    from PIL import ImageOps, ImageSequence
 
     from isolate.compat_modules.node_helpers import pillow
 
-    img = pillow(Image.open, path)
     for frame in ImageSequence.Iterator(img):
         yield pillow(ImageOps.exif_transpose, frame)
         if img.format == "MPO":  # a stereo pair: the first picture only
@@ -48,11 +47,20 @@ def _open_frames(path: Any) -> Any:
 
 def load_image(path: Any) -> tuple[Any, Any]:
     """(IMAGE [B, H, W, 3], MASK [B, H, W]) of an image file."""
+    from PIL import Image
+
+    from isolate.compat_modules.node_helpers import pillow
+
+    with pillow(Image.open, path) as img:
+        return _load_frames(img)
+
+
+def _load_frames(img: Any) -> tuple[Any, Any]:
     import numpy as np
     import torch
 
     images, masks, size = [], [], None
-    for frame in _open_frames(path):
+    for frame in _frames(img):
         if frame.mode == "I":
             frame = frame.point(lambda v: v * (1 / 255))
         rgb = frame.convert("RGB")
@@ -134,7 +142,9 @@ class LoadImageMask:
 
         from isolate.compat_modules.node_helpers import pillow
 
-        img = pillow(ImageOps.exif_transpose, pillow(Image.open, self.folders.annotated(image)))
+        with pillow(Image.open, self.folders.annotated(image)) as opened:
+            img = pillow(ImageOps.exif_transpose, opened)
+            img.load()
         if img.getbands() != ("R", "G", "B", "A"):
             if img.mode == "I":
                 img = img.point(lambda v: v * (1 / 255))
