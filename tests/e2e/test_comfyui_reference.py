@@ -27,8 +27,8 @@ REFERENCE = SHARED / "data" / "comfyui_reference"
 TOOL = SHARED / "tools" / "make_sd15_checkpoint.py"
 MAX_DIFF = 2
 
-pytestmark = [pytest.mark.timeout(600),
-              pytest.mark.skipif(not REFERENCE.is_dir() or not TOOL.is_file(), reason="../shared not beside the checkout")]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.skipif(not REFERENCE.is_dir() or not TOOL.is_file(),
+                                                          reason="../shared not beside the checkout")]
 
 
 def test_txt2img_tiny_matches_comfyui(tmp_path: Path) -> None:
