@@ -15,10 +15,6 @@ from builtin_nodes.previews import previewer
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
 
-class LatentChannelMismatch(ValueError):
-    """The latent's channel count is not the one the model denoises."""
-
-
 def _names() -> tuple[list[str], list[str]]:
     from host.models.sampling import SAMPLER_NAMES, SCHEDULER_NAMES
 
@@ -30,14 +26,13 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
                     disable_noise: bool = False, start_step: int | None = None, last_step: int | None = None,
                     force_full_denoise: bool = False) -> tuple[dict[str, Any]]:
     """Sample ``latent`` with ``model``; the result is a copy of the LATENT dict with new samples."""
-    from host.models.sampling import SamplingInterrupted, ksampler
-
+    from host.models.sampling import LatentChannelsMismatch, SamplingInterrupted, ksampler
     from isolate.context import InterruptProcessingException, interrupt_requested, report_progress
 
     samples = latent["samples"]
     want = getattr(model, "latent_channels", 4)
     if samples.dim() != 4 or samples.shape[1] != want:
-        raise LatentChannelMismatch(
+        raise LatentChannelsMismatch(
             f"the latent has shape {list(samples.shape)} but this model denoises {want}-channel latents "
             f"[batch, {want}, height/8, width/8]; was it made for another model family?")
     models = manager()

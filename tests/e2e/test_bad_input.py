@@ -91,7 +91,7 @@ def test_wrong_latent_channels(host: Host) -> None:
     prompt["5"]["inputs"]["latent_image"] = ["11", 0]
     result = host.run(prompt)
     assert result.status == "error" and result.error["node_id"] == "5"
-    assert result.error["exception_type"].endswith("LatentChannelMismatch")
+    assert result.error["exception_type"].endswith("LatentChannelsMismatch")
     assert "4-channel" in result.error["exception_message"]
 
 

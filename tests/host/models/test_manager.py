@@ -93,3 +93,34 @@ def test_no_torch_probe_until_asked() -> None:
     manager = ModelManager(DeviceConfig(cpu=True))
     assert manager._plan is None
     assert manager.dtype_policy.unet == "float32" and manager._plan is not None
+
+
+async def test_the_executor_hands_its_manager_to_nodes(make_registry) -> None:
+    from builtin_nodes.node_env import NoModelManager, manager
+    from host.executor.events import ListSink
+    from host.executor.executor import Executor
+    from isolate.context import interrupt_requested
+
+    seen: list[object] = []
+
+    class UsesModels:
+        @classmethod
+        def INPUT_TYPES(cls):  # noqa: N802
+            return {"required": {}}
+
+        RETURN_TYPES = ()
+        OUTPUT_NODE = True
+        FUNCTION = "go"
+
+        def go(self):
+            seen.append(manager())
+            seen.append(interrupt_requested())
+            return {}
+
+    registry = make_registry({"UsesModels": UsesModels})
+    models = ModelManager(DeviceConfig(cpu=True))
+    result = await Executor(registry, ListSink(), models=models).run({"1": {"class_type": "UsesModels",
+                                                                             "inputs": {}}}, "p")
+    assert result.status == "success" and seen == [models, False]
+    failed = await Executor(registry, ListSink()).run({"1": {"class_type": "UsesModels", "inputs": {}}}, "q")
+    assert failed.status == "error" and failed.error["exception_type"].endswith(NoModelManager.__name__)
