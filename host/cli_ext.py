@@ -53,8 +53,10 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
 def report(statuses: list[Any], out: Any = None) -> None:
     out = out or sys.stdout
     for status in statuses:
-        detail = ", ".join(status.nodes) if status.state == "ready" else status.reason
+        detail = f"{len(status.nodes)} nodes: {', '.join(status.nodes)}" if status.state == "ready" else status.reason
         print(f"{status.name:30} {status.state:9} {detail}", file=out)
+        for note in getattr(status, "notes", []):  # skipped requirement lines, missing torchvision, install.py...
+            print(f"{'':30}   note: {note}", file=out)
 
 
 async def close(runners: list[Any]) -> None:
