@@ -49,8 +49,11 @@ async def run_queue(state: ServerState) -> None:
         if state.store is not None:
             state.store.finish(item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
+        state.running = None
         if state.free_requested:
             state.apply_free()
+        else:
+            state.collector.after_prompt()
         state.broadcast_status()
         client = state.sockets.client_of.pop(item.prompt_id, None)
         state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
