@@ -63,4 +63,83 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers=file_headers(path))
 
 
-__all__ = ["JS_TYPE", "file_headers", "find_file", "index", "no_cache", "static_file"]
+
+class FrontendNotFound(LookupError):
+    """``--front-end-version`` names a frontend that is not installed (nodehost downloads nothing)."""
+
+
+def installed_package_dir(module: str, sub: str) -> Path | None:
+    """``<module>/<sub>`` of an installed package (the frontend's ``static``, the docs' ``docs``), or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    found = Path(spec.origin).parent / sub
+    return found if found.is_dir() else None
+
+
+def default_web_root(version: str | None = None) -> Path | None:
+    """The web root of the installed ``comfyui-frontend-package`` (ComfyUI's default frontend). ``version``
+    (``--front-end-version owner/repo@X.Y.Z``, ``@latest``) must name the installed one: else FrontendNotFound."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    root = installed_package_dir("comfyui_frontend_package", "static")
+    if version is None:
+        return root
+    wanted = version.rpartition("@")[2].lstrip("v")
+    try:
+        have = dist_version("comfyui-frontend-package")
+    except PackageNotFoundError:
+        have = None
+    if root is None or have is None:
+        raise FrontendNotFound(f"--front-end-version {version}: comfyui-frontend-package is not installed")
+    if wanted not in ("latest", "prerelease", have):
+        raise FrontendNotFound(f"--front-end-version {version}: nodehost does not download frontends; the "
+                               f"installed comfyui-frontend-package is {have} (pip install "
+                               f"comfyui-frontend-package=={wanted}, or pass --front-end-root DIR)")
+    return root
+
+
+def templates_dirs() -> list[Path]:
+    """The workflow templates of ``comfyui-workflow-templates``: its assets (``index.json``, each template's JSON
+    and thumbnails) lie in the ``templates`` folders of its split media packages, one folder per package."""
+    import pkgutil
+
+    names = sorted(m.name for m in pkgutil.iter_modules() if m.name.startswith("comfyui_workflow_templates"))
+    return [d for name in names for d in [installed_package_dir(name, "templates")] if d is not None]
+
+
+def docs_dir() -> Path | None:
+    """Per-node documentation of ``comfyui-embedded-docs`` (the frontend's node help panel reads /docs)."""
+    return installed_package_dir("comfyui_embedded_docs", "docs")
+
+
+def folder_routes(prefix: str, folders: list[Path]) -> list[web.RouteDef]:
+    """``prefix/...`` answered from the first of ``folders`` that holds it, under the web root's rules."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        status = 404
+        for folder in folders:
+            try:
+                path = find_file(folder, request.rel_url.raw_path[len(prefix):], request.match_info["path"])
+            except PathRefused as exc:
+                status = exc.status if exc.status != 404 else status
+                continue
+            return web.FileResponse(path, headers=file_headers(path))
+        return web.Response(status=status)
+
+    return [web.get(prefix + "/{path:.+}", serve)]
+
+
+def package_routes() -> list[web.RouteDef]:
+    """``/templates/...`` and ``/docs/...`` from the installed packages (nothing for one not installed)."""
+    docs = docs_dir()
+    found = folder_routes("/templates", templates_dirs()) if templates_dirs() else []
+    return found + (folder_routes("/docs", [docs]) if docs is not None else [])
+
+
+__all__ = ["JS_TYPE", "FrontendNotFound", "default_web_root", "docs_dir", "file_headers", "find_file", "index",
+           "no_cache",
+           "package_routes", "static_file", "templates_dirs"]

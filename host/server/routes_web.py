@@ -178,5 +178,6 @@ def routes() -> list[web.RouteDef]:
 def root_routes() -> list[web.RouteDef]:
     """Not duplicated under /api: the index and pack web folders (static, as ComfyUI), and /internal logs."""
     return [web.get("/", frontend.index), web.get("/extensions/{pack}/{path:.+}", extension_file),
+            *frontend.package_routes(),
             web.get("/internal/logs", get_logs), web.get("/internal/logs/raw", get_logs_raw),
             web.patch("/internal/logs/subscribe", subscribe_logs)]

@@ -78,3 +78,26 @@ async def test_without_a_web_root_unknown_paths_are_404(tmp_path: Path) -> None:
     async with TestClient(TestServer(build_app(Registry().freeze(), ServerConfig()))) as client:
         assert (await client.get("/")).status == 404
         assert (await client.get("/assets/index-abc.js")).status == 404
+
+
+async def test_templates_and_docs_come_from_their_packages(tmp_path: Path) -> None:
+    pytest.importorskip("comfyui_workflow_templates")
+    pytest.importorskip("comfyui_embedded_docs")
+    async with TestClient(TestServer(build_app(Registry().freeze(), ServerConfig()))) as client:
+        index = await client.get("/templates/index.json")
+        assert index.status == 200 and index.headers["Cache-Control"] == "no-cache"
+        first = (await index.json())[0]["templates"][0]["name"]
+        assert (await client.get(f"/templates/{first}.json")).status == 200
+        assert (await client.get("/templates/..%2f..%2fcomfyui_frontend_package/static/index.html")).status in (
+            400, 403, 404)
+        doc = await client.get("/docs/KSampler/en.md")
+        assert doc.status == 200 and "KSampler" in await doc.text()
+        assert (await client.get("/docs/nope/en.md")).status == 404
+
+
+def test_the_installed_frontend_is_the_default_root() -> None:
+    pytest.importorskip("comfyui_frontend_package")
+    from host.server.frontend import default_web_root
+
+    root = default_web_root()
+    assert root is not None and (root / "index.html").is_file() and (root / "assets").is_dir()
