@@ -25,7 +25,7 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="extra wheel folder for pack dependencies (repeatable)")
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
-    group.add_argument("--extra-model-paths-config", action="append", default=[], metavar="YAML",
+    group.add_argument("--extra-model-paths-config", action="extend", nargs="+", default=[], metavar="YAML",
                        help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
 
 
