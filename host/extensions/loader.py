@@ -11,7 +11,9 @@ from typing import Any
 
 from host.extensions.packs import NodeDefCache, start_pack
 from host.extensions.remote import RemoteRunner
+from host.extensions.sandbox import SandboxConfig, sandbox_for
 from host.registry import Registry
+from isolate.sandbox import SandboxUnavailable
 from isolate.shm import ShmHost
 from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
 
@@ -28,6 +30,7 @@ class PackStatus:
     reason: str = ""
     nodes: list[str] = field(default_factory=list)
     env: PackEnv | None = None
+    sandbox: str = ""  # how it is sandboxed (host/extensions/sandbox.py describe)
 
 
 def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
@@ -59,7 +62,8 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
                           find_links: list[str] | None = None, offline: bool = False,
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
                           cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None,
-                          prewarm: bool = False) -> tuple[list[RemoteRunner], list[PackStatus]]:
+                          prewarm: bool = False, sandbox: SandboxConfig | None = None,
+                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
     environment are unchanged: the child then starts on first use), else start its child to read them."""
     packs = [p for d in (ext_dir if isinstance(ext_dir, list) else [ext_dir]) for p in discover(d)]
@@ -72,12 +76,14 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
             manifest = (manifests or {}).get(pack_dir.name) or read_manifest(pack_dir.parent, pack_dir.name)
             reqs = read_requirements(pack_dir, manifest)
             status.env = await builder.ensure(EnvSpec(pack_dir.name, reqs, list(find_links or []), offline))
-        except (VenvBuildError, ValueError, OSError) as exc:
+            launcher, status.sandbox = sandbox_for(sandbox, pack_dir, status.env.path, manifest)
+        except (VenvBuildError, ValueError, OSError, SandboxUnavailable) as exc:
             status.reason = str(exc)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
         runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm,
-                                        cache=cache, env_digest=status.env.digest, folders=folders)
+                                        cache=cache, env_digest=status.env.digest, folders=folders,
+                                        launcher=launcher)
         status.nodes = [n.name for n in info.nodes]
         if "<import>" in info.failures:
             status.reason = info.failures["<import>"].strip().splitlines()[-1]
