@@ -180,7 +180,7 @@ class SandboxLauncher:
         r, w = os.pipe()
         try:
             child = await spawn_child(bwrap_argv(self.policy, argv, self.bwrap, info_fd=w), peer, env=inner_env,
-                                      on_stderr=on_stderr, pass_fds=(w,), **popen)
+                                      on_stderr=on_stderr, exit_status=signal_status, pass_fds=(w,), **popen)
         except BaseException:
             os.close(r)
             raise
@@ -189,6 +189,11 @@ class SandboxLauncher:
         sandboxed = SandboxedChild(child.peer, child.transport, child._protocol)
         sandboxed.init_pid = await asyncio.to_thread(_read_init_pid, r)
         return sandboxed
+
+
+def signal_status(code: int) -> int:
+    """bwrap exits with 128 + N when the pack's process dies of signal N: report it as the signal (-N)."""
+    return -(code - 128) if 128 < code < 128 + 65 else code
 
 
 def _read_init_pid(fd: int) -> int | None:

@@ -4,7 +4,7 @@ Not multiprocessing.shared_memory: in Python 3.11 its resource tracker unlinks a
 attached to it exits. A name is `{root}-{host pid}-{counter}`; the root defaults to "nodehost" and the
 NODEHOST_SHM_PREFIX environment variable overrides it. Files are created 0600, O_EXCL.
 
-A host may keep its segments in a private folder (`private_dir(root)`: `/dev/shm/{root}-{host pid}.d`, 0700)
+A host may keep its segments in a private folder (`private_dir(root)`: `/dev/shm/{root}-{host pid}.{n}.d`, 0700)
 instead of /dev/shm itself, so that a sandboxed child can be shown that folder alone; a child finds it in the
 NODEHOST_SHM_DIR environment variable (default /dev/shm).
 
@@ -33,7 +33,7 @@ DEFAULT_ROOT = "nodehost"
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux >= 5.14; the constant is 3.13+
 _ROOT_RE = re.compile(r"[A-Za-z0-9_.]{1,64}")
 _NAME_RE = re.compile(r"([A-Za-z0-9_.]{1,64})-(\d{1,10})-(\d{1,20})")
-_DIR_RE = re.compile(r"([A-Za-z0-9_.]{1,64})-(\d{1,10})\.d")
+_DIR_RE = re.compile(r"([A-Za-z0-9_.]{1,64})-(\d{1,10})\.(\d{1,20})\.d")
 _counter = itertools.count()  # process-wide, so two ShmHosts in one process never collide
 
 
@@ -50,9 +50,9 @@ def new_name(root: str) -> str:
 
 
 def private_dir(root: str) -> str:
-    """This host's own segment folder, created 0700 (empty and unused until a ShmHost is given it)."""
-    path = os.path.join(SHM_DIR, f"{root}-{os.getpid()}.d")
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """A new segment folder for one ShmHost, created 0700: ``{root}-{host pid}.{counter}.d``."""
+    path = os.path.join(SHM_DIR, f"{root}-{os.getpid()}.{next(_counter)}.d")
+    os.mkdir(path, mode=0o700)
     return path
 
 
