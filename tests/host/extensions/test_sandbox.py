@@ -188,3 +188,37 @@ def test_sandbox_unavailable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SandboxUnavailable, match="bubblewrap"):
         check_available()
     assert os.environ["PATH"] == "/nonexistent"
+
+
+def cli_flags(world: World, tmp_path: Path) -> list[str]:
+    return ["--extensions-dir", str(world.ext), "--envs-dir", str(tmp_path / "envs"), "--offline", "--sandbox"]
+
+
+@needs_bwrap
+def test_ext_list_and_run_with_sandbox(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from host.cli import main
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    (world.ext / "demo_pack.deps.toml").write_text("[sandbox]\nread = [\"/opt\"]\n")
+    assert main(["ext", "list", *cli_flags(world, tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    assert "[sandboxed: no network; read /opt]" in listed and "[sandboxed: no network]" in listed, listed
+    prompt = tmp_path / "prompt.json"
+    prompt.write_text(json.dumps({"1": {"class_type": "HostileTry", "inputs": {"what": "read",
+                                                                              "target": str(world.secret)}}}))
+    assert main(["run", str(prompt), "--output-directory", world.folders["output"], *cli_flags(world, tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "denied: FileNotFoundError" in out, out
+
+
+def test_sandbox_flag_without_bwrap_stops_with_the_reason(world: World, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from host.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert main(["ext", "list", *cli_flags(world, tmp_path)]) == 2
+    assert "--sandbox: sandboxing needs bubblewrap" in capsys.readouterr().err
