@@ -222,3 +222,38 @@ def test_sandbox_flag_without_bwrap_stops_with_the_reason(world: World, tmp_path
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert main(["ext", "list", *cli_flags(world, tmp_path)]) == 2
     assert "--sandbox: sandboxing needs bubblewrap" in capsys.readouterr().err
+
+
+@needs_bwrap
+async def test_served_packs_run_sandboxed_with_their_routes(paths, tmp_path: Path) -> None:
+    """``nodehost serve --sandbox``: a prompt runs in the demo pack's sandboxed child (PID 2 of its own namespace),
+    tensors cross, and the pack's HTTP route is forwarded into the sandbox."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from builtin_nodes import load_builtin
+    from host.server.app import ServerConfig, build_app
+
+    ext = tmp_path / "extensions"
+    shutil.copytree(PACKS / "demo_pack", ext / "demo_pack")
+    registry = Registry()
+    load_builtin(registry, paths)
+    config = ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir, extensions_dir=ext,
+                          envs_dir=tmp_path / "envs", offline=True, extra={"sandbox": True})
+    async with TestClient(TestServer(build_app(registry, config))) as client:
+        resp = await client.post("/prompt", json={"prompt": {
+            "i": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+            "v": {"class_type": "DemoInvert", "inputs": {"image": ["i", 0]}},
+            "p": {"class_type": "PreviewImage", "inputs": {"images": ["v", 0]}},
+            "a": {"class_type": "DemoAdd", "inputs": {"a": 20, "b": 22}},
+            "s": {"class_type": "DemoShow", "inputs": {"value": ["a", 0]}}}, "prompt_id": "boxed"})
+        assert resp.status == 200, await resp.text()
+        for _ in range(500):
+            history = await (await client.get("/history/boxed")).json()
+            if history:
+                break
+            await asyncio.sleep(0.02)
+        outputs = history["boxed"]["outputs"]
+        assert outputs["s"] == {"text": ["42"], "pid": [2]}, history["boxed"]
+        assert len(outputs["p"]["images"]) == 1
+        resp = await client.get("/demo_pack/hello/world?q=1")
+        assert resp.status == 200 and await resp.json() == {"hello": "world", "q": "1"}
