@@ -126,13 +126,14 @@ def cmd_ext_new(args: argparse.Namespace) -> int:
 def _env_for(args: argparse.Namespace) -> Any:
     import asyncio
 
-    from isolate.venv import EnvSpec, VenvBuilder, read_requirements
+    from host.extensions.loader import pack_env_spec
+    from isolate.venv import VenvBuilder
 
     pack = (Path(args.extensions_dir) / args.name).resolve()
     if not pack.is_dir():
         raise FileNotFoundError(f"no pack {args.name!r} in {args.extensions_dir}")
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
-    spec = EnvSpec(args.name, read_requirements(pack), list(args.find_links), args.offline)
+    spec, _ = pack_env_spec(pack, list(args.find_links), args.offline)  # the same environment `ext list` builds
     if getattr(args, "rebuild", False):
         (builder.env_dir(args.name) / ".nodehost-env.json").unlink(missing_ok=True)
     return pack, asyncio.run(builder.ensure(spec))

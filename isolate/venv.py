@@ -19,16 +19,22 @@ import re
 import shutil
 import sys
 import sysconfig
-import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from isolate.pack_requirements import read_pack_requirements, requirement_name
+
+__all__ = ["EnvSpec", "PackEnv", "VenvBuilder", "VenvBuildError", "read_requirements", "requirement_name"]
+
 #: provided by the host, never installed into a pack environment
 HOST_PROVIDED = ("torch", "torchvision", "torchaudio", "triton")
 MARKER = ".nodehost-env.json"
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class VenvBuildError(RuntimeError):
@@ -39,30 +45,9 @@ class VenvBuildError(RuntimeError):
         self.pack, self.reason, self.log = pack, reason, log
 
 
-def requirement_name(req: str) -> str:
-    match = _NAME.match(req)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
-
-
 def read_requirements(pack_dir: Path, manifest: dict[str, Any] | None = None) -> list[str]:
-    """The pack's dependencies: ``pyproject.toml [project].dependencies`` and ``requirements.txt``, then the
-    user's manifest (``{"add": [...], "remove": [names]}``, for packs that import what they do not declare)."""
-    reqs: list[str] = []
-    pyproject = pack_dir / "pyproject.toml"
-    if pyproject.is_file():
-        reqs += tomllib.loads(pyproject.read_text()).get("project", {}).get("dependencies", [])
-    requirements = pack_dir / "requirements.txt"
-    if requirements.is_file():
-        for line in requirements.read_text().splitlines():
-            line = line.split(" #")[0].strip()
-            if line and not line.startswith(("#", "-")):
-                reqs.append(line)
-    manifest = manifest or {}
-    removed = {requirement_name(r) for r in manifest.get("remove", [])}
-    added = list(manifest.get("add", []))
-    overridden = {requirement_name(r) for r in added}
-    kept = [r for r in reqs if requirement_name(r) not in removed | overridden]
-    return list(dict.fromkeys(kept + added))
+    """The pack's requirement lines from all its sources and the user's manifest (isolate/pack_requirements.py)."""
+    return read_pack_requirements(pack_dir, manifest).requirements
 
 
 def host_purelib() -> str:
@@ -97,10 +82,14 @@ class EnvSpec:
     requirements: list[str]
     find_links: list[str] = field(default_factory=list)
     offline: bool = False
+    #: the pack's own index options (``--extra-index-url URL``, ``--find-links DIR``) and ``-c`` constraint lines
+    index_options: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
 
     def digest(self) -> str:
         data = {"pack": self.pack, "requirements": self.requirements, "find_links": self.find_links,
-                "offline": self.offline, "python": sys.version, "host_purelib": host_purelib(),
+                "offline": self.offline, "index_options": self.index_options, "pack_constraints": self.constraints,
+                "python": sys.version, "host_purelib": host_purelib(),
                 "torch": _version("torch"), "constraints": host_torch_constraints()}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -123,21 +112,17 @@ def _version(dist: str) -> str | None:
 def check_torch_requirement(pack: str, requirements: list[str]) -> None:
     """uv's excludes drop torch requirements silently: compare them with the host's torch ourselves."""
     torch_version = _version("torch")
-    for req in requirements:
-        if requirement_name(req) not in HOST_PROVIDED or torch_version is None:
+    if torch_version is None:
+        return
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
             continue
-        spec = req[len(_NAME.match(req).group(0)):].split(";")[0].strip()  # type: ignore[union-attr]
-        if spec and requirement_name(req) == "torch" and not _satisfies(torch_version, spec):
-            raise VenvBuildError(pack, f"needs {req.strip()}, but the host's torch is {torch_version}")
-
-
-def _satisfies(version: str, spec: str) -> bool:
-    try:
-        from packaging.specifiers import SpecifierSet
-        from packaging.version import Version
-    except ImportError:  # packaging missing: cannot judge, let uv's constraints decide
-        return True
-    return Version(version) in SpecifierSet(spec.strip("()"), prereleases=True)
+        if canonicalize_name(req.name) != "torch" or (req.marker is not None and not req.marker.evaluate()):
+            continue
+        if req.specifier and not req.specifier.contains(Version(torch_version), prereleases=True):
+            raise VenvBuildError(pack, f"needs {line.strip()}, but the host's torch is {torch_version}")
 
 
 class VenvBuilder:
@@ -184,12 +169,14 @@ class VenvBuilder:
     async def _install(self, spec: EnvSpec, path: Path) -> None:
         (path / "nodehost-requirements.txt").write_text("\n".join(spec.requirements) + "\n")
         (path / "nodehost-excludes.txt").write_text("\n".join(HOST_PROVIDED) + "\n")
-        (path / "nodehost-constraints.txt").write_text("\n".join(host_torch_constraints()) + "\n")
+        (path / "nodehost-constraints.txt").write_text("\n".join(host_torch_constraints() + spec.constraints) + "\n")
         cmd = [self.uv, "pip", "install", "--python", str(path / "bin" / "python"),
                "--excludes", str(path / "nodehost-excludes.txt"), "-c", str(path / "nodehost-constraints.txt"),
                "-r", str(path / "nodehost-requirements.txt")]
         if spec.offline:
             cmd += ["--offline", "--no-index"]
+        else:
+            cmd += spec.index_options
         for link in spec.find_links:
             cmd += ["--find-links", link]
         await self._run(spec.pack, cmd)

@@ -13,9 +13,10 @@ from host.extensions.packs import NodeDefCache, start_pack
 from host.extensions.remote import RemoteRunner
 from host.extensions.sandbox import SandboxConfig, sandbox_for
 from host.registry import Registry
+from isolate.pack_requirements import PackRequirements, read_pack_requirements
 from isolate.sandbox import SandboxUnavailable
 from isolate.shm import ShmHost
-from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, read_requirements
+from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError
 
 log = logging.getLogger("nodehost.extensions")
 
@@ -30,6 +31,8 @@ class PackStatus:
     reason: str = ""
     nodes: list[str] = field(default_factory=list)
     env: PackEnv | None = None
+    #: requirement lines that were skipped, and other notes on how the environment was made
+    notes: list[str] = field(default_factory=list)
     sandbox: str = ""  # how it is sandboxed (host/extensions/sandbox.py describe)
 
 
@@ -42,6 +45,19 @@ def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
     import tomllib
 
     return tomllib.loads(path.read_text())
+
+
+def pack_env_spec(pack_dir: Path, find_links: list[str] | None = None, offline: bool = False,
+                  manifest: dict[str, Any] | None = None) -> tuple[EnvSpec, PackRequirements]:
+    """The environment a pack gets: its declared requirements and its manifest (``<pack>.deps.toml`` beside it,
+    unless ``manifest`` is given), skipped lines logged."""
+    if manifest is None:
+        manifest = read_manifest(pack_dir.parent, pack_dir.name)
+    reqs = read_pack_requirements(pack_dir, manifest)
+    for problem in reqs.problems:
+        log.warning("pack %s: %s", pack_dir.name, problem)
+    spec = EnvSpec(pack_dir.name, reqs.requirements, list(find_links or []), offline, reqs.options, reqs.constraints)
+    return spec, reqs
 
 
 async def _prewarm(runner: RemoteRunner) -> None:
@@ -74,8 +90,9 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
         status = PackStatus(pack_dir.name, pack_dir, "failed")
         try:
             manifest = (manifests or {}).get(pack_dir.name) or read_manifest(pack_dir.parent, pack_dir.name)
-            reqs = read_requirements(pack_dir, manifest)
-            status.env = await builder.ensure(EnvSpec(pack_dir.name, reqs, list(find_links or []), offline))
+            spec, reqs = pack_env_spec(pack_dir, find_links, offline, manifest)
+            status.notes = list(reqs.problems)
+            status.env = await builder.ensure(spec)
             launcher, status.sandbox = sandbox_for(sandbox, pack_dir, status.env.path, manifest)
         except (VenvBuildError, ValueError, OSError, SandboxUnavailable) as exc:
             status.reason = str(exc)
