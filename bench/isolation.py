@@ -13,7 +13,9 @@ made for it), beside ``memcpy_fresh_*`` (a copy into freshly allocated pages); `
 time in steady state (one copy into the arena, given back after), beside ``memcpy_warm_*`` (a copy into warm
 pages); ``shared_*`` one born in shared memory (no copy). ``memcpy_256MB_ms`` is ``memcpy_warm_256MB``.
 ``sandboxed_rpc_p50_ms`` / ``sandboxed_cold_start_s``: the same call and the same cold start with the child under
-bubblewrap (isolate/sandbox.py; null where bwrap cannot run here), medians interleaved with the unsandboxed ones.
+bubblewrap (isolate/sandbox.py; null where bwrap cannot run here), medians interleaved with the unsandboxed ones;
+``bare_start_s`` / ``sandboxed_bare_start_s``: a child without torch, spawn to first answer (median of 9
+interleaved), where the sandbox's own start-up cost is not buried under ``import torch``.
 With ``--json`` the last line is one JSON object.
 Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain <= 0.3 ms per
 node, cold start <= 1.2x import torch; the sandbox costs < 0.1 s at start and nothing per call. (pyisolate
@@ -83,10 +85,11 @@ async def rpc_figures(calls: int, launcher: object | None = None) -> dict[str, f
             "callback_p50_ms": percentile(callbacks, 0.5)}
 
 
-async def child_start() -> float:
+async def child_start(torch: bool = True, launcher: object | None = None) -> float:
     peer = Peer("start")
+    spawn = launcher.spawn if launcher is not None else spawn_child  # type: ignore[attr-defined]
     t0 = time.perf_counter()
-    child = await spawn_child([sys.executable, CHILD, "--torch"], peer)
+    child = await spawn([sys.executable, CHILD, *(["--torch"] if torch else [])], peer)
     await peer.call("ping")
     elapsed = time.perf_counter() - t0
     await child.close()
@@ -270,6 +273,12 @@ def main() -> None:
     figures.update(asyncio.run(chain_figures()))
     print(f"200-node chain: isolated {figures['chain200_us_per_node']:.1f} us/node, in-process "
           f"{figures['chain200_inprocess_us_per_node']:.1f} us/node; idle child {figures['idle_child_rss_mb']:.0f} MB")
+    bare, boxed_bare = [], []
+    for _ in range(9 if sandbox is not None else 0):
+        bare.append(asyncio.run(child_start(False)))
+        boxed_bare.append(asyncio.run(child_start(False, sandbox)))
+    figures["bare_start_s"] = statistics.median(bare) if bare else None
+    figures["sandboxed_bare_start_s"] = statistics.median(boxed_bare) if boxed_bare else None
     starts, colds, imports, boxed_colds = [], [], [], []
     for _ in range(5):
         starts.append(asyncio.run(child_start()))
@@ -283,7 +292,8 @@ def main() -> None:
     figures["import_torch_s"] = statistics.median(imports)
     print(f"child start with torch: {figures['child_start_s']:.2f} s; pack cold start: {figures['cold_start_s']:.2f} s;"
           f" import torch: {figures['import_torch_s']:.2f} s")
-    print(f"sandboxed: cold start {figures['sandboxed_cold_start_s']} s, call p50 {figures['sandboxed_rpc_p50_ms']} ms")
+    print(f"sandboxed: cold start {figures['sandboxed_cold_start_s']} s, call p50 {figures['sandboxed_rpc_p50_ms']} ms,"
+          f" bare child start {figures['sandboxed_bare_start_s']} s (unsandboxed {figures['bare_start_s']} s)")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
