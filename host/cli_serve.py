@@ -46,6 +46,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extra["front_end_root"] = str(front_end_root) if front_end_root else None
     config.extra["prewarm_packs"] = args.prewarm_packs
     config.extra["cpu"] = args.cpu
+    config.extra["sandbox"] = args.sandbox
+    from host.cli_ext import sandbox_error
+
+    error = sandbox_error(args)
+    if error is not None:  # never a silent fallback to running packs unsandboxed
+        logging.getLogger("nodehost.server").error("%s", error)
+        return 2
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
