@@ -72,7 +72,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache,
                         models=models.manager)
     cleanup_stale()  # segments left by a host that died
-    with ShmHost() as shm, ExecutorThread() as worker:
+    error = cli_ext.sandbox_error(args)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 2
+    with ShmHost(private=args.sandbox) as shm, ExecutorThread() as worker:
         runners, statuses = worker.call(cli_ext.load(registry, args, shm, folders))  # children: the worker's loop
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()

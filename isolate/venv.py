@@ -28,7 +28,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from isolate.install_script import run_install_script, script_digest
 from isolate.pack_requirements import read_pack_requirements, requirement_name
+from isolate.pip_standin import write_standin
 
 __all__ = ["EnvSpec", "PackEnv", "VenvBuilder", "VenvBuildError", "read_requirements", "requirement_name"]
 
@@ -85,11 +87,13 @@ class EnvSpec:
     #: the pack's own index options (``--extra-index-url URL``, ``--find-links DIR``) and ``-c`` constraint lines
     index_options: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
+    #: the pack folder: its ``install.py`` (if any) runs once the environment is built
+    pack_dir: Path | None = None
 
     def digest(self) -> str:
         data = {"pack": self.pack, "requirements": self.requirements, "find_links": self.find_links,
                 "offline": self.offline, "index_options": self.index_options, "pack_constraints": self.constraints,
-                "python": sys.version, "host_purelib": host_purelib(),
+                "python": sys.version, "host_purelib": host_purelib(), "install_py": script_digest(self.pack_dir),
                 "torch": _version("torch"), "constraints": host_torch_constraints()}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -100,6 +104,8 @@ class PackEnv:
     python: Path
     digest: str
     built: bool  # False when the cached environment was reused
+    #: what the user should know about how it was made (an install.py that failed)
+    notes: tuple[str, ...] = ()
 
 
 def _version(dist: str) -> str | None:
@@ -125,6 +131,28 @@ def check_torch_requirement(pack: str, requirements: list[str]) -> None:
             raise VenvBuildError(pack, f"needs {line.strip()}, but the host's torch is {torch_version}")
 
 
+def matching_build(dist: str, torch_version: str) -> str:
+    """The command that adds ``dist`` (torchvision / torchaudio) built for the host's torch, in the host's env."""
+    release, _, local = torch_version.partition("+")
+    major, minor = (int(x) for x in release.split(".")[:2])
+    version = f"0.{minor + 15}" if dist == "torchvision" and major == 2 else f"{major}.{minor}"
+    index = f" --index-url https://download.pytorch.org/whl/{local}" if local else ""
+    return f"pip install '{dist}=={version}.*'{index}"
+
+
+def torch_family_notes(requirements: list[str]) -> list[str]:
+    """torchvision / torchaudio are shared from the host like torch: a pack declaring one the host lacks is
+    told so (which package, the command that adds the build matching the host's torch), never dropped silently."""
+    torch_version = _version("torch")
+    notes = []
+    for dist in sorted({requirement_name(r) for r in requirements} & {"torchvision", "torchaudio"}):
+        if _version(dist) is None:
+            fix = f"; add it to the host with: {matching_build(dist, torch_version)}" if torch_version else ""
+            notes.append(f"requires {dist}, which the host does not have (it is shared from the host like torch, "
+                         f"never installed into a pack){fix}")
+    return notes
+
+
 class VenvBuilder:
     """Builds and caches pack environments under ``root`` (one folder per pack)."""
 
@@ -144,7 +172,7 @@ class VenvBuilder:
             return None
         python = path / "bin" / "python"
         if marker.get("digest") == spec.digest() and python.exists():
-            return PackEnv(path, python, marker["digest"], built=False)
+            return PackEnv(path, python, marker["digest"], built=False, notes=tuple(marker.get("notes", [])))
         return None
 
     async def ensure(self, spec: EnvSpec) -> PackEnv:
@@ -160,26 +188,32 @@ class VenvBuilder:
         site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
         site.mkdir(parents=True, exist_ok=True)
         (site / "_nodehost_host.pth").write_text(f"import site; site.addsitedir({host_purelib()!r})\n")
+        options = self._install_options(spec, path)
+        write_standin(site, path, self.uv, options)
         if spec.requirements:
-            await self._install(spec, path)
+            (path / "nodehost-requirements.txt").write_text("\n".join(spec.requirements) + "\n")
+            cmd = [self.uv, "pip", "install", "--python", str(path / "bin" / "python"), *options,
+                   "-r", str(path / "nodehost-requirements.txt")]
+            await self._run(spec.pack, cmd)
+        notes = []
+        if spec.pack_dir is not None and script_digest(spec.pack_dir):
+            result = await run_install_script(spec.pack_dir, path)
+            if not result.ok:
+                notes.append(result.detail)
         digest = spec.digest()
-        (path / MARKER).write_text(json.dumps({"digest": digest, "requirements": spec.requirements}))
-        return PackEnv(path, path / "bin" / "python", digest, built=True)
+        (path / MARKER).write_text(json.dumps({"digest": digest, "requirements": spec.requirements, "notes": notes}))
+        return PackEnv(path, path / "bin" / "python", digest, built=True, notes=tuple(notes))
 
-    async def _install(self, spec: EnvSpec, path: Path) -> None:
-        (path / "nodehost-requirements.txt").write_text("\n".join(spec.requirements) + "\n")
+    def _install_options(self, spec: EnvSpec, path: Path) -> list[str]:
+        """What every install into this environment gets: torch-family excludes, the host's torch constraints
+        and the pack's ``-c`` lines, the index options (used by the build and by the pack's pip stand-in)."""
         (path / "nodehost-excludes.txt").write_text("\n".join(HOST_PROVIDED) + "\n")
         (path / "nodehost-constraints.txt").write_text("\n".join(host_torch_constraints() + spec.constraints) + "\n")
-        cmd = [self.uv, "pip", "install", "--python", str(path / "bin" / "python"),
-               "--excludes", str(path / "nodehost-excludes.txt"), "-c", str(path / "nodehost-constraints.txt"),
-               "-r", str(path / "nodehost-requirements.txt")]
-        if spec.offline:
-            cmd += ["--offline", "--no-index"]
-        else:
-            cmd += spec.index_options
+        options = ["--excludes", str(path / "nodehost-excludes.txt"), "-c", str(path / "nodehost-constraints.txt")]
+        options += ["--offline", "--no-index"] if spec.offline else spec.index_options
         for link in spec.find_links:
-            cmd += ["--find-links", link]
-        await self._run(spec.pack, cmd)
+            options += ["--find-links", link]
+        return options
 
     async def _run(self, pack: str, cmd: list[str]) -> str:
         env = {k: v for k, v in __import__("os").environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}

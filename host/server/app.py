@@ -50,8 +50,11 @@ async def run_queue(state: ServerState) -> None:
         if state.store is not None:
             state.store.finish(item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
+        state.running = None
         if state.free_requested:
             state.apply_free()
+        else:
+            state.collector.after_prompt()
         state.broadcast_status()
         client = state.sockets.client_of.pop(item.prompt_id, None)
         state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
@@ -126,7 +129,7 @@ async def start_packs(state: ServerState) -> Any:
     cfg = state.config
     shm = None
     if cfg.extensions_dir is not None and not state.registry.frozen:
-        from host.cli_ext import default_envs_dir
+        from host.cli_ext import default_envs_dir, sandbox_config
         from host.extensions.loader import load_extensions
         from host.extensions.model_paths import custom_node_dirs
         from host.extensions.packs import NodeDefCache
@@ -134,7 +137,8 @@ async def start_packs(state: ServerState) -> Any:
         from isolate.venv import VenvBuilder
 
         cleanup_stale()
-        shm = ShmHost()
+        sandboxed = bool(cfg.extra.get("sandbox"))
+        shm = ShmHost(private=sandboxed)  # a private folder: the only part of /dev/shm a sandbox sees
         dirs = [cfg.extensions_dir, *(d for c in cfg.extra_model_paths for d in custom_node_dirs(c))]
         envs = cfg.envs_dir or default_envs_dir()
         folders = {"output": str(cfg.output_dir), "temp": str(cfg.temp_dir), "input": str(cfg.input_dir),
@@ -143,7 +147,7 @@ async def start_packs(state: ServerState) -> Any:
         state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
             state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
             offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
-            prewarm=bool(cfg.extra.get("prewarm_packs")))))
+            prewarm=bool(cfg.extra.get("prewarm_packs")), sandbox=sandbox_config(sandboxed, envs, shm, folders))))
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)

@@ -17,6 +17,7 @@ from host.executor.worker import ExecutorThread
 from host.models.manager import ModelManager
 from host.registry import Registry
 from host.server.history import History
+from host.server.memory import Collector
 from host.server.queue import PromptQueue
 from host.server.store import Store
 from host.server.ws import WebSockets
@@ -81,6 +82,8 @@ class ServerState:
     packs: list[Any] = field(default_factory=list)
     #: /free flags, applied by the worker after the current prompt
     free_requested: set[str] = field(default_factory=set)
+    #: the rate-limited collection after each prompt (issue 15 item 1)
+    collector: Collector = field(default_factory=Collector)
     #: the host's one ModelManager (also at ``app[MODELS]``), handed to the executor
     models: ModelManager | None = None
 
@@ -92,6 +95,7 @@ class ServerState:
         if "free_memory" in self.free_requested and self.executor is not None:
             self.executor.cache.clear()
             self.executor.subcaches.clear()
+            self.collector.now()
         self.free_requested.clear()
 
     def status(self) -> dict[str, Any]:
