@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host.models.devices import DeviceConfig, DevicePlan, DtypePolicy, dtype_policy, probe
+from host.models.errors import ModelFileError
 from host.models.manager_memory import device_free_bytes, model_bytes, move_model, ram_bytes
 
 log = logging.getLogger("nodehost.models")
@@ -26,7 +27,7 @@ log = logging.getLogger("nodehost.models")
 RAM_HEADROOM = 2 * 1024 ** 3
 
 
-class ModelFileMissing(FileNotFoundError):
+class ModelFileMissing(ModelFileError, FileNotFoundError):
     """A model file named by a node is in none of its folder's directories."""
 
 
@@ -97,7 +98,7 @@ class ModelManager:
         path = self.folders.full_path(folder, name) if self.folders is not None else None
         if path is None:
             where = ", ".join(str(p) for p in self.folders.paths(folder)) if self.folders is not None else "nowhere"
-            raise ModelFileMissing(f"model file {name!r} not found in {folder} ({where})")
+            raise ModelFileMissing(name, f"not found in {folder} ({where})")
         return path
 
     def cached(self, key: tuple[Any, ...], path: Path, build: Callable[[], Any]) -> Any:
