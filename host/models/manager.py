@@ -130,6 +130,10 @@ class ModelManager:
         with self._lock:
             return [k[-3] for k in self._files]
 
+    def embedding_dirs(self) -> list[Path]:
+        """Where text encoders look up ``embedding:name`` (the embeddings folders)."""
+        return self.folders.paths("embeddings") if self.folders is not None else []
+
     # -- loading (host.models.loading, the arch code) -----------------------------------------------------
     def load_checkpoint(self, path: Path, *, want_unet: bool = True, want_clip: bool = True,
                         want_vae: bool = True) -> Any:
@@ -137,7 +141,8 @@ class ModelManager:
 
         def build() -> Any:
             return loading.load_checkpoint(path, device=self.device, dtype_policy=self.dtype_policy,
-                                           want_unet=want_unet, want_clip=want_clip, want_vae=want_vae)
+                                           want_unet=want_unet, want_clip=want_clip, want_vae=want_vae,
+                                           embedding_dirs=self.embedding_dirs())
 
         return self.cached(("checkpoint", want_unet, want_clip, want_vae), path, build)
 
@@ -152,7 +157,8 @@ class ModelManager:
 
         target = device if device is not None else self.plan.text_encoder_device
         return self.cached(("clip", kind, str(target), tuple(sorted(kwargs.items()))), path, lambda: loading.load_clip(
-            path, kind, device=_torch_device(target), dtype_policy=self.dtype_policy, **kwargs))
+            path, kind, device=_torch_device(target), dtype_policy=self.dtype_policy,
+            embedding_dirs=self.embedding_dirs(), **kwargs))
 
     def load_vae(self, path: Path, **kwargs: Any) -> Any:
         from host.models import loading
