@@ -76,8 +76,13 @@ def test_ksampler_combos_are_the_sampling_tables() -> None:
     from builtin_nodes import sampler_names
 
     sampling = importlib.import_module("host.models.sampling")
-    present = [n for n in ("SCHEDULER_NAMES", "SAMPLER_NAMES") if hasattr(sampling, n)]
-    for name in present:
-        assert list(getattr(sampler_names, name)) == list(getattr(sampling, name)), name
+    present = {}
+    for name in ("SCHEDULER_NAMES", "SAMPLER_NAMES"):
+        try:
+            present[name] = getattr(sampling, name)
+        except (AttributeError, ImportError):  # not written yet
+            continue
+    for name, table in present.items():
+        assert list(getattr(sampler_names, name)) == list(table), name
     if len(present) < 2:
         pytest.skip("host.models.sampling has no SAMPLER_NAMES yet")

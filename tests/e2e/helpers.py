@@ -29,7 +29,10 @@ def missing_model_code() -> str | None:
     if importlib.util.find_spec("host.models.testing.make_checkpoint") is None:
         return "host.models.testing.make_checkpoint (arch) is not in the tree yet"
     sampling = importlib.import_module("host.models.sampling")
-    if not all(hasattr(sampling, n) for n in ("ksampler", "SAMPLER_NAMES", "SCHEDULER_NAMES")):
+    try:
+        for name in ("ksampler", "SAMPLER_NAMES", "SCHEDULER_NAMES"):
+            getattr(sampling, name)
+    except (AttributeError, ImportError):
         return "host.models.sampling.ksampler (sampling) is not in the tree yet"
     return None
 
