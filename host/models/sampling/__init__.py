@@ -1,6 +1,7 @@
 """Sampling for discrete-time diffusion models: model sampling (sigmas, eps/v), schedulers, samplers as
 plain functions over a denoiser, CFG with ComfyUI's conditioning semantics, and latent previews."""
 
+from .denoiser import Denoiser, PlainDenoiser
 from .errors import (
     LatentChannelsMismatch,
     SamplerNotImplemented,
@@ -11,9 +12,20 @@ from .errors import (
     UnknownScheduler,
 )
 from .model_sampling import ModelSampling
+from .noise import BrownianTreeNoiseSampler, default_noise_sampler, prepare_noise
 from .schedulers import SCHEDULER_NAMES, SCHEDULERS, calculate_sigmas, ksampler_sigmas
+from .table import SAMPLER_NAMES, SAMPLERS, run_sampler, sampler_function
 
 __all__ = [
+    "SAMPLERS",
+    "SAMPLER_NAMES",
+    "BrownianTreeNoiseSampler",
+    "Denoiser",
+    "PlainDenoiser",
+    "default_noise_sampler",
+    "prepare_noise",
+    "run_sampler",
+    "sampler_function",
     "SCHEDULERS",
     "SCHEDULER_NAMES",
     "LatentChannelsMismatch",
