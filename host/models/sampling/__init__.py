@@ -11,12 +11,18 @@ from .errors import (
     UnknownSampler,
     UnknownScheduler,
 )
+from .ksampler import ksampler
 from .model_sampling import ModelSampling
 from .noise import BrownianTreeNoiseSampler, default_noise_sampler, prepare_noise
+from .preview import SD1_LATENT_RGB, latent_preview_image, latent_to_rgb
 from .schedulers import SCHEDULER_NAMES, SCHEDULERS, calculate_sigmas, ksampler_sigmas
 from .table import SAMPLER_NAMES, SAMPLERS, run_sampler, sampler_function
 
 __all__ = [
+    "SD1_LATENT_RGB",
+    "ksampler",
+    "latent_preview_image",
+    "latent_to_rgb",
     "SAMPLERS",
     "SAMPLER_NAMES",
     "BrownianTreeNoiseSampler",
