@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from . import dpm_solver, samplers_adams, samplers_dpmpp, samplers_euler, samplers_exp, uni_pc
+from . import dpm_solver, sa_solver, samplers_adams, samplers_dpmpp, samplers_euler, samplers_exp, uni_pc
 from .denoiser import Denoiser
 from .errors import SamplerNotImplemented, UnknownSampler
 
@@ -64,6 +64,8 @@ SAMPLERS: dict[str, SamplerFn] = {
     "er_sde": samplers_exp.sample_er_sde,
     "seeds_2": samplers_exp.sample_seeds_2,
     "seeds_3": samplers_exp.sample_seeds_3,
+    "sa_solver": sa_solver.sample_sa_solver,
+    "sa_solver_pece": sa_solver.sample_sa_solver_pece,
     # ddim is Euler; what differs is the inpainting noise (a seed+1 draw; see INPAINT_RANDOM_NOISE)
     "ddim": samplers_euler.sample_euler,
     "uni_pc": uni_pc.sample_uni_pc,
