@@ -144,7 +144,8 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
 
     def on_step(payload: dict[str, Any]) -> None:
         if callback is not None:
-            callback(int(payload["i"]), total, payload["denoised"])
+            # dpm_adaptive takes as many steps as it needs; the count shown stops at the total
+            callback(min(int(payload["i"]), total - 1), total, payload["denoised"])
 
     out = sampler(denoiser, x, sigmas, extra_args={"seed": seed}, callback=on_step)
     return (ms.inverse_noise_scaling(sigmas[-1], out).float() / scale).to("cpu")
