@@ -41,6 +41,8 @@ class TextEncoder:
     layer: int | None = None
     embedding_dirs: list[Path] = field(default_factory=list)
     device: Any = "cpu"
+    #: the source file's keys this encoder was loaded from
+    used_keys: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         if self.layer is None:

@@ -52,7 +52,7 @@ def _nbytes(module: nn.Module) -> int:
 
 
 def assign_weights(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str, path: Path | str,
-                   dtype: torch.dtype, device: Any, via: torch.dtype | None = None) -> None:
+                   dtype: torch.dtype, device: Any, via: torch.dtype | None = None) -> set[str]:
     """Key-for-key copy of ``sd[prefix + name]`` into a module built on the meta device (shapes checked);
     floats go to ``dtype`` (through ``via`` first when given: the storage rounding of CLIP weights)."""
     expected = module.state_dict()
@@ -73,6 +73,7 @@ def assign_weights(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: st
         loaded[key] = t
     module.load_state_dict(loaded, strict=True, assign=True)
     module.eval().requires_grad_(False)
+    return {prefix + k for k in loaded}
 
 
 @dataclass
@@ -84,6 +85,7 @@ class DiffusionModel:
     device: Any = "cpu"
     dtype: torch.dtype = torch.float32
     latent_channels: int = 4
+    used_keys: set[str] = field(default_factory=set, repr=False)
 
     @property
     def prediction(self) -> str:
@@ -111,6 +113,7 @@ class VAE:
     dtype: torch.dtype = torch.float32
     downscale: int = 8
     latent_channels: int = 4
+    used_keys: set[str] = field(default_factory=set, repr=False)
 
     def to(self, device: Any) -> VAE:
         self.model.to(device)
@@ -159,6 +162,8 @@ class Checkpoint:
     vae: VAE | None
     family: ModelFamily
     path: Path = field(default_factory=Path)
+    #: checkpoint keys no loaded part used (empty for a well-formed file of a known family)
+    unused_keys: list[str] = field(default_factory=list)
 
 
 def _build_unet(sd: Mapping[str, torch.Tensor], family: ModelFamily, prefix: str, path: Path, device: Any,
@@ -168,8 +173,9 @@ def _build_unet(sd: Mapping[str, torch.Tensor], family: ModelFamily, prefix: str
     dtype = _dtype(policy, "unet")
     with torch.device("meta"):
         unet = UNetModel(family.unet)
-    assign_weights(unet, sd, prefix, path, dtype, device)
-    return DiffusionModel(unet, family, device=device, dtype=dtype, latent_channels=family.unet.out_channels)
+    used = assign_weights(unet, sd, prefix, path, dtype, device)
+    return DiffusionModel(unet, family, device=device, dtype=dtype, latent_channels=family.unet.out_channels,
+                          used_keys=used)
 
 
 def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: Any, policy: Any) -> VAE:
@@ -178,21 +184,23 @@ def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: 
     dtype = _dtype(policy, "vae")
     with torch.device("meta"):
         model = AutoencoderKL(cfg)
-    assign_weights(model, sd, prefix, path, dtype, device)
+    used = assign_weights(model, sd, prefix, path, dtype, device)
     return VAE(model, device=device, dtype=dtype, downscale=2 ** (len(cfg.ch_mult) - 1),
-               latent_channels=cfg.z_channels)
+               latent_channels=cfg.z_channels, used_keys=used)
 
 
 def _build_clip(sd: Mapping[str, torch.Tensor], path: Path, device: Any, policy: Any,
                 embedding_dirs: list[Path] | None, prefix_hint: str = "") -> TextEncoder:
     keys = [k for k in sd if k.startswith(prefix_hint)]
-    kind, layout, prefix = detect_clip_kind(keys, path)
+    kind, layout, src = detect_clip_kind(keys, path)
+    mine = [k for k in keys if k.startswith(src)]
     if layout == "open_clip":
-        tensors: Mapping[str, torch.Tensor] = convert_open_clip({k[len(prefix):]: sd[k] for k in keys
-                                                                 if k.startswith(prefix)})
-        prefix = ""
+        tensors: Mapping[str, torch.Tensor] = convert_open_clip({k[len(src):]: sd[k] for k in mine})
+        used = {k for k in mine if not k.endswith(("logit_scale", "attn_mask"))}
     else:
-        tensors, prefix = {("transformer." + k[len(prefix):]): sd[k] for k in keys if k.startswith(prefix)}, ""
+        tensors = {("transformer." + k[len(src):]): sd[k] for k in mine}
+        used = {k for k in mine if k.endswith("position_ids")}
+    prefix = ""
     spec = clip_spec_from_keys(kind, tensors)
     with torch.device("meta"):
         model = ClipTextModel(spec)
@@ -200,10 +208,14 @@ def _build_clip(sd: Mapping[str, torch.Tensor], path: Path, device: Any, policy:
     proj = "text_projection.weight"
     if spec.projected_pool and proj not in tensors:
         tensors = dict(tensors) | {proj: torch.eye(spec.width)}
-    assign_weights(model, tensors, prefix, path, compute, device, via=_dtype(policy, "text_encoder"))
+    loaded = assign_weights(model, tensors, prefix, path, compute, device, via=_dtype(policy, "text_encoder"))
+    if layout == "hf":
+        used |= {src + k[len("transformer."):] for k in loaded}
     emb = model.transformer.embeddings
     emb.register_buffer("position_ids", torch.arange(77, device=device)[None], persistent=False)
-    return TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device)
+    clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device)
+    clip.used_keys = used
+    return clip
 
 
 def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, want_unet: bool = True,
@@ -218,7 +230,9 @@ def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any 
     if want_clip:
         clip = _build_clip(sd, path, device, dtype_policy, embedding_dirs, prefix_hint="cond_stage_model.")
     vae = _build_vae(sd, "first_stage_model.", path, device, dtype_policy) if want_vae else None
-    return Checkpoint(model, clip, vae, family, path)
+    used = set().union(*(p.used_keys for p in (model, clip, vae) if p is not None))
+    unused = [k for k in sd if k not in used] if want_unet and want_clip and want_vae else []
+    return Checkpoint(model, clip, vae, family, path, unused)
 
 
 def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, **_: Any) -> DiffusionModel:
