@@ -1,4 +1,6 @@
-"""Tiled VAE passes (MODELS_FACTS §8): overlapping tiles, each feathered linearly over the overlap, averaged."""
+"""Tiled VAE passes: tiles start every ``tile - overlap`` pixels (the last ones shifted back inside), each result
+is weighted by a mask rising linearly over ``overlap`` (output pixels) at all four edges, and the weighted sum is
+divided by the summed weights (ComfyUI's ``tiled_scale`` blending)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,23 @@ from collections.abc import Callable
 import torch
 
 
-def _feather(h: int, w: int, fh: int, fw: int) -> torch.Tensor:
-    """A [h, w] weight mask rising linearly over ``fh``/``fw`` pixels at every edge."""
-    def ramp(n: int, f: int) -> torch.Tensor:
-        r = torch.ones(n)
-        for i in range(min(f, n // 2)):
-            r[i] = r[n - 1 - i] = (i + 1) / (f + 1)
-        return r
+def _mask(h: int, w: int, feather: int) -> torch.Tensor:
+    mask = torch.ones(h, w)
+    for t in range(feather):
+        a = (t + 1) / feather
+        mask[t, :] *= a
+        mask[h - 1 - t, :] *= a
+        mask[:, t] *= a
+        mask[:, w - 1 - t] *= a
+    return mask
 
-    return ramp(h, fh)[:, None] * ramp(w, fw)[None, :]
+
+def _starts(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    out = []
+    for p in range(0, size, max(tile - overlap, 1)):
+        pos = max(0, min(size - overlap, p))
+        out.append((pos, min(tile, size - pos)))
+    return out
 
 
 def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile_x: int, tile_y: int, overlap: int,
@@ -25,20 +35,18 @@ def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile_x: i
     oh, ow = round(h * scale), round(w * scale)
     out = torch.zeros(b, out_channels, oh, ow)
     weight = torch.zeros(1, 1, oh, ow)
-    step_y, step_x = max(tile_y - overlap, 1), max(tile_x - overlap, 1)
-    for y in range(0, max(h - overlap, 1), step_y):
-        for xx in range(0, max(w - overlap, 1), step_x):
-            tile = x[:, :, y:y + tile_y, xx:xx + tile_x]
-            res = fn(tile).float().cpu()
+    feather = round(overlap * scale)
+    for y, th in _starts(h, tile_y, overlap):
+        for xx, tw in _starts(w, tile_x, overlap):
+            res = fn(x[:, :, y:y + th, xx:xx + tw]).float().cpu()
             if channels_last:
                 res = res.movedim(-1, 1)
             ty, tx = round(y * scale), round(xx * scale)
-            th, tw = res.shape[2], res.shape[3]
-            f = round(overlap * scale)
-            mask = _feather(th, tw, f if y else 0, f if xx else 0)[None, None]
-            out[:, :, ty:ty + th, tx:tx + tw] += res * mask
-            weight[:, :, ty:ty + th, tx:tx + tw] += mask
-    out = out / weight.clamp_min(1e-8)
+            rh, rw = res.shape[2], res.shape[3]
+            mask = _mask(rh, rw, min(feather, rh // 2, rw // 2))[None, None]
+            out[:, :, ty:ty + rh, tx:tx + rw] += res * mask
+            weight[:, :, ty:ty + rh, tx:tx + rw] += mask
+    out = out / weight.clamp_min(1e-12)
     return out.movedim(1, -1) if channels_last else out
 
 
