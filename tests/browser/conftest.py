@@ -20,11 +20,19 @@ import pytest
 
 CHROMIUM = Path(os.environ.get("NODEHOST_CHROMIUM", "/usr/bin/chromium"))
 
+#: 404s the page gets on a fresh user folder; ComfyUI answers each the same way (the file or folder is absent)
+NOT_FOUND_ALLOWED = {
+    "/user.css": "the user's optional style sheet, absent",
+    "/api/userdata/user.css": "the same, looked up in the user folder",
+    "/api/userdata?dir=workflows": "no workflow saved yet: ComfyUI answers 404 for a missing folder",
+    "/api/userdata?dir=subgraphs": "no subgraph saved yet: ComfyUI answers 404 for a missing folder",
+    "/api/userdata/comfy.templates.json": "no legacy node templates saved",
+}
+
 #: console messages that are expected and harmless, each with the reason
 CONSOLE_ALLOWED = {
-    # Chromium reports every 404 the page's fetches get; the frontend probes optional files (a user's
-    # workflow, templates' thumbnails in other locales) and treats a 404 as "absent"
-    "Failed to load resource: the server responded with a status of 404": "optional files probed by the frontend",
+    # Chromium logs every 404 without its address; the addresses are checked against NOT_FOUND_ALLOWED
+    "Failed to load resource: the server responded with a status of 404": "checked by address (NOT_FOUND_ALLOWED)",
     # the frontend warns when no Comfy account/API key backend answers (API nodes are not provided)
     "api.comfy.org": "the Comfy account service cannot be reached from a test machine",
     "ERR_NAME_NOT_RESOLVED": "remote services (release notes, account) cannot be reached offline",
@@ -97,9 +105,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
 @dataclass
 class Console:
     messages: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "status path" of the page's failed requests to nodehost
 
     def unexpected(self) -> list[str]:
-        return [m for m in self.messages if not any(allowed in m for allowed in CONSOLE_ALLOWED)]
+        messages = [m for m in self.messages if not any(allowed in m for allowed in CONSOLE_ALLOWED)]
+        return messages + [f for f in self.failed
+                           if not any(f == f"404 {p}" or f.startswith(f"404 {p}&") for p in NOT_FOUND_ALLOWED)]
 
 
 @pytest.fixture
@@ -122,6 +133,12 @@ def page(browser: Any, served: Served, tmp_path: Path) -> Iterator[tuple[Any, Co
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.on("console", lambda msg: console.messages.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: console.messages.append(f"pageerror: {exc}"))
+
+    def response(resp: Any) -> None:
+        if resp.status >= 400 and resp.url.startswith(served.url):
+            console.failed.append(f"{resp.status} {resp.url[len(served.url):]}")
+
+    page.on("response", response)
     page.goto(served.url + "/", wait_until="domcontentloaded")
     page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph", timeout=60_000)
     page.screenshot(path=str(tmp_path / "loaded.png"))
