@@ -92,6 +92,10 @@ class PromptRun:
             self.emit(ProgressPreview(self.prompt_id, node_id, dyn.display_id(node_id), dyn.parent_id(node_id),
                                       dyn.real_id(node_id), preview))
 
+    def interrupt_requested(self) -> bool:
+        """Whether this run was interrupted (node code checks it between steps)."""
+        return self.ex.interrupt_flag.is_set()
+
     # -- the prompt -------------------------------------------------------------------------------------
     async def go(self) -> PromptResult:
         self.emit(ExecutionStart(self.prompt_id, now_ms()), record=True)
@@ -116,6 +120,7 @@ class PromptRun:
             self.abandon_tasks()
             if not self.cache.keeps_instances:
                 self.ex.drop_all_instances()
+            self.release()
         self.emit(ExecutionSuccess(self.prompt_id, now_ms()), record=True)
         return self.result("success")
 
@@ -263,7 +268,7 @@ class PromptRun:
         inputs = self.dyn.nodes[nid].get("inputs") or {}
         wanted: list[str] = []
         for index, call in enumerate(calls):
-            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self))
+            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self, self.ex.models))
             try:
                 names = bound.runner.check_lazy(NodeCall(self.prompt_id, nid, bound.nodedef.name, index, call,
                                                          hidden))
@@ -292,7 +297,7 @@ class PromptRun:
                 continue
             if nd.api == "v1":  # v3 nodes are stateless: no instance to keep
                 self.ex.instances[(nid, nd.name)] = bound.runner
-            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self))
+            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self, self.ex.models))
             try:
                 out = bound.runner.execute(NodeCall(self.prompt_id, nid, nd.name, index, call, hidden))
                 if inspect.isawaitable(out):
@@ -324,6 +329,13 @@ class PromptRun:
                     else:
                         task.cancel()
         self.pending_async.clear()
+
+    def release(self) -> None:
+        """Drop what the prompt computed once it ends, so reference counting frees its tensors at once: the
+        execution list holds ``self.available`` (a cycle through this run), and ``values`` every output."""
+        self.xl = None  # type: ignore[assignment]
+        self.values.clear()
+        self.pending_subgraph.clear()
 
     def wait_async(self, nid: str, results: list[Any]) -> None:
         tasks = [r for r in results if isinstance(r, asyncio.Task) and not r.done()]

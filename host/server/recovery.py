@@ -65,6 +65,6 @@ async def requeue(state: ServerState, stored: StoredPrompt) -> None:
         state.history.add(stored.prompt_id, entry)
         state.store.finish(stored.prompt_id, entry, state.config.max_history)
         return
-    state.store.add_pending(stored)
+    state.store.add_pending(stored, replace=True)
     state.queue.put(QueueItem(stored.number, stored.prompt_id, stored.prompt, stored.extra_data,
                               validated.outputs, stored.sensitive, validated))

@@ -38,6 +38,14 @@ def error_400(message: str, kind: str = "invalid_request") -> web.Response:
                               "node_errors": {}}, status=400)
 
 
+def duplicate_id(state: ServerState, prompt_id: str) -> web.Response | None:
+    """A prompt_id already queued, running or in history is refused: reusing it would lose a prompt."""
+    where = "queued or running" if prompt_id in state.queue else "in history" if prompt_id in state.history else None
+    if where is None:
+        return None
+    return error_400(f"prompt_id {prompt_id!r} is already {where}; use a new id", "duplicate_prompt_id")
+
+
 def state_of(request: web.Request) -> ServerState:
     return request.app[STATE]
 
@@ -71,12 +79,16 @@ async def post_prompt(request: web.Request) -> web.Response:
         return error_400("partial_execution_targets must be a list of node ids")
     prompt_id = str(body["prompt_id"]) if body.get("prompt_id") is not None else str(uuid.uuid4())
     await state.ready.wait()  # a prompt that needs a pack waits for the packs to load
+    if (duplicate := duplicate_id(state, prompt_id)) is not None:
+        return duplicate
     assert state.validator is not None
     try:
         validated = await asyncio.wrap_future(state.validator.submit(
             validate_prompt(body["prompt"], state.registry, targets)))
     except ValidationFailed as failed:
         return web.json_response(failed.body(), status=400)
+    if (duplicate := duplicate_id(state, prompt_id)) is not None:  # one with that id came in meanwhile
+        return duplicate
     item = QueueItem(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive, validated)
     if state.store is not None:  # durable before we answer
         state.store.set_counter(state.queue.counter)
