@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from host.executor.caches import make_cache
 from host.executor.executor import Executor
@@ -175,6 +175,12 @@ async def warm_up() -> None:
         await asyncio.sleep(0)
 
 
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open handlers: an open WebSocket would hold the stop for seconds."""
+    for ws in list(app[STATE].sockets.sockets.values()):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
 def default_models(config: ServerConfig) -> ModelManager:
     """A ModelManager over the config's model folders (``--cpu`` from ``config.extra``); probes nothing yet."""
     from host.folders import ModelFolders
@@ -218,6 +224,7 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_sockets)
     return app
 
 
