@@ -67,7 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
     executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
     cleanup_stale()  # segments left by a host that died
-    with ShmHost() as shm, ExecutorThread() as worker:
+    error = cli_ext.sandbox_error(args)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 2
+    with ShmHost(private=args.sandbox) as shm, ExecutorThread() as worker:
         runners, statuses = worker.call(cli_ext.load(registry, args, shm, folders))  # children: the worker's loop
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()

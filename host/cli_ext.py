@@ -25,8 +25,32 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="extra wheel folder for pack dependencies (repeatable)")
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
-    group.add_argument("--extra-model-paths-config", action="append", default=[], metavar="YAML",
+    group.add_argument("--extra-model-paths-config", action="extend", nargs="+", default=[], metavar="YAML",
                        help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
+    group.add_argument("--sandbox", action="store_true",
+                       help="run every pack under bubblewrap: no network, only its own folders (docs/extensions.md)")
+
+
+def sandbox_error(args: argparse.Namespace) -> str | None:
+    """With --sandbox: why this machine cannot sandbox (bwrap missing, no user namespaces), else None."""
+    if not getattr(args, "sandbox", False):
+        return None
+    from isolate.sandbox import SandboxUnavailable, check_available
+
+    try:
+        check_available()
+    except SandboxUnavailable as exc:
+        return f"--sandbox: {exc}"
+    return None
+
+
+def sandbox_config(enabled: bool, envs: Path, shm: Any, folders: dict[str, Any] | None) -> Any:
+    """The loader's sandbox settings: state folders beside the environments, the host's shm folder."""
+    from host.extensions.sandbox import SandboxConfig
+
+    shm_dir = getattr(shm, "directory", "/dev/shm")
+    return SandboxConfig(enabled, envs.parent / "state", dict(folders or {}),
+                         shm_dir if shm_dir != "/dev/shm" else None)
 
 
 async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
@@ -47,14 +71,16 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
     envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
     return await load_extensions(registry, dirs, builder, find_links=args.find_links, offline=args.offline,
-                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)
+                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
+                                 sandbox=sandbox_config(bool(getattr(args, "sandbox", False)), envs, shm, folders))
 
 
 def report(statuses: list[Any], out: Any = None) -> None:
     out = out or sys.stdout
     for status in statuses:
         detail = f"{len(status.nodes)} nodes: {', '.join(status.nodes)}" if status.state == "ready" else status.reason
-        print(f"{status.name:30} {status.state:9} {detail}", file=out)
+        sandbox = f" [{status.sandbox}]" if getattr(status, "sandbox", "") else ""
+        print(f"{status.name:30} {status.state:9} {detail}{sandbox}", file=out)
         for note in getattr(status, "notes", []):  # skipped requirement lines, missing torchvision, install.py...
             print(f"{'':30}   note: {note}", file=out)
 
@@ -67,9 +93,17 @@ async def close(runners: list[Any]) -> None:
 def cmd_ext_list(args: argparse.Namespace) -> int:
     import asyncio
 
+    from isolate.shm import ShmHost
+
+    error = sandbox_error(args)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 2
+
     async def main() -> list[Any]:
-        runners, statuses = await load(Registry(), args)
-        await close(runners)
+        with ShmHost(private=args.sandbox) as shm:
+            runners, statuses = await load(Registry(), args, shm)
+            await close(runners)
         return statuses
 
     statuses = asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from builtin_nodes import OutputPaths, load_builtin
+    from host.cli_flags import log_without_effect
     from host.registry import Registry
     from host.runtime import freeze_startup_objects, tune_gc
     from host.server.app import ServerConfig, build_app
+    from host.server.frontend import FrontendNotFound, default_web_root
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=getattr(logging, args.verbose), format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stdout if args.log_stdout else sys.stderr)
+    log_without_effect(args.serve_parser, args)
+    apply_base_directory(args)
+    try:
+        front_end_root = args.front_end_root or default_web_root(args.front_end_version)
+    except FrontendNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 2
     tune_gc()
     config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
                           temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
@@ -27,14 +38,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           disable_metadata=args.disable_metadata, auth_token=args.auth_token,
                           enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
-    config.extensions_dir = Path(args.extensions_dir).resolve()
+    config.extensions_dir = None if args.disable_all_custom_nodes else Path(args.extensions_dir).resolve()
     config.envs_dir = Path(args.envs_dir).resolve() if args.envs_dir else None
     config.find_links, config.offline = list(args.find_links), args.offline
     config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
     config.extra["multi_user"] = args.multi_user
-    config.extra["front_end_root"] = args.front_end_root
+    config.extra["front_end_root"] = str(front_end_root) if front_end_root else None
     config.extra["prewarm_packs"] = args.prewarm_packs
     config.extra["cpu"] = args.cpu
+    config.extra["sandbox"] = args.sandbox
+    from host.cli_ext import sandbox_error
+
+    error = sandbox_error(args)
+    if error is not None:  # never a silent fallback to running packs unsandboxed
+        logging.getLogger("nodehost.server").error("%s", error)
+        return 2
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
@@ -42,15 +60,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    web.run_app(build_app(registry, config), host=args.listen, port=args.port, print=None)
+    app = build_app(registry, config)
+    if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
+        return 0
+    hosts = [h for h in args.listen.split(",") if h]
+    web.run_app(app, host=hosts if len(hosts) > 1 else hosts[0], port=args.port, print=None, shutdown_timeout=5)
     return 0
+
+
+def apply_base_directory(args: argparse.Namespace) -> None:
+    """``--base-directory``: the input, output, temp, user and custom_nodes folders default under it."""
+    if not args.base_directory:
+        return
+    base = Path(args.base_directory)
+    for dest, name, default in (("output_directory", "output", "output"), ("input_directory", "input", "input"),
+                                ("temp_directory", "temp", "temp"), ("user_directory", "user", "user"),
+                                ("extensions_dir", "custom_nodes", "extensions")):
+        if getattr(args, dest) == default:
+            setattr(args, dest, str(base / name))
 
 
 def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> None:
     from host.cli_ext import add_extension_flags
 
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
-    serve.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--listen", default="127.0.0.1", nargs="?", const="0.0.0.0,::", metavar="IP",
+                       help="address(es) to listen on, comma-separated (default 127.0.0.1; with no value 0.0.0.0,::)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
     serve.add_argument("--output-directory", default="output")
     serve.add_argument("--temp-directory", default="temp")
@@ -64,7 +99,18 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
-    serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at /")
+    serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at / "
+                       "(default: the installed comfyui-frontend-package)")
+    serve.add_argument("--front-end-version", default=None, metavar="OWNER/REPO@VERSION",
+                       help="nothing is downloaded: must name the installed comfyui-frontend-package's version")
+    serve.add_argument("--base-directory", default=None,
+                       help="input/output/temp/user/custom_nodes folders default under this folder")
+    serve.add_argument("--verbose", nargs="?", const="DEBUG", default="INFO",
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="log level")
+    serve.add_argument("--log-stdout", action="store_true", help="log to stdout instead of stderr")
+    serve.add_argument("--disable-all-custom-nodes", action="store_true", help="load no node packs")
+    serve.add_argument("--dont-print-server", action="store_true", help="nodehost prints no server banner anyway")
+    serve.add_argument("--quick-test-for-ci", action="store_true", help="start up, then exit (as ComfyUI)")
     serve.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     serve.add_argument("--max-history", type=int, default=10000, help="history entries kept (default 10000)")
     serve.add_argument("--prewarm-packs", action="store_true",
@@ -76,4 +122,7 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     add_cache_flags(serve)
     add_device_flags(serve)
     add_extension_flags(serve)
-    serve.set_defaults(func=cmd_serve)
+    from host.cli_flags import add_comfy_flags
+
+    add_comfy_flags(serve)  # last: what nodehost defines above wins
+    serve.set_defaults(func=cmd_serve, serve_parser=serve)

@@ -116,6 +116,7 @@ class PromptRun:
             self.abandon_tasks()
             if not self.cache.keeps_instances:
                 self.ex.drop_all_instances()
+            self.release()
         self.emit(ExecutionSuccess(self.prompt_id, now_ms()), record=True)
         return self.result("success")
 
@@ -324,6 +325,13 @@ class PromptRun:
                     else:
                         task.cancel()
         self.pending_async.clear()
+
+    def release(self) -> None:
+        """Drop what the prompt computed once it ends, so reference counting frees its tensors at once: the
+        execution list holds ``self.available`` (a cycle through this run), and ``values`` every output."""
+        self.xl = None  # type: ignore[assignment]
+        self.values.clear()
+        self.pending_subgraph.clear()
 
     def wait_async(self, nid: str, results: list[Any]) -> None:
         tasks = [r for r in results if isinstance(r, asyncio.Task) and not r.done()]

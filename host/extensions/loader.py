@@ -11,9 +11,11 @@ from typing import Any
 
 from host.extensions.packs import NodeDefCache, start_pack
 from host.extensions.remote import RemoteRunner
+from host.extensions.sandbox import SandboxConfig, sandbox_for
 from host.registry import Registry
 from isolate.import_watch import describe_missing
 from isolate.pack_requirements import PackRequirements, read_pack_requirements
+from isolate.sandbox import SandboxUnavailable
 from isolate.shm import ShmHost
 from isolate.venv import EnvSpec, PackEnv, VenvBuilder, VenvBuildError, torch_family_notes
 
@@ -32,6 +34,7 @@ class PackStatus:
     env: PackEnv | None = None
     #: requirement lines that were skipped, and other notes on how the environment was made
     notes: list[str] = field(default_factory=list)
+    sandbox: str = ""  # how it is sandboxed (host/extensions/sandbox.py describe)
 
 
 def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
@@ -89,7 +92,8 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
                           find_links: list[str] | None = None, offline: bool = False,
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
                           cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None,
-                          prewarm: bool = False) -> tuple[list[RemoteRunner], list[PackStatus]]:
+                          prewarm: bool = False, sandbox: SandboxConfig | None = None,
+                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
     environment are unchanged: the child then starts on first use), else start its child to read them."""
     packs = [p for d in (ext_dir if isinstance(ext_dir, list) else [ext_dir]) for p in discover(d)]
@@ -99,7 +103,8 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
     async def one(pack_dir: Path) -> tuple[RemoteRunner | None, PackStatus]:
         status = PackStatus(pack_dir.name, pack_dir, "failed")
         try:
-            spec, reqs = pack_env_spec(pack_dir, find_links, offline, (manifests or {}).get(pack_dir.name))
+            manifest = (manifests or {}).get(pack_dir.name) or read_manifest(pack_dir.parent, pack_dir.name)
+            spec, reqs = pack_env_spec(pack_dir, find_links, offline, manifest)
             status.notes = list(reqs.problems)
             extra = torch_family_notes(spec.requirements)
             status.env = await builder.ensure(spec)
@@ -107,16 +112,18 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
             for note in extra:
                 log.warning("pack %s: %s", pack_dir.name, note)
             status.notes += extra
+            launcher, status.sandbox = sandbox_for(sandbox, pack_dir, status.env.path, manifest)
         except VenvBuildError as exc:
             status.reason = str(exc) + url_hint(pack_dir.name, reqs)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, SandboxUnavailable) as exc:
             status.reason = str(exc)
             registry.failures[f"{pack_dir.name}:<environment>"] = status.reason
             return None, status
         runner, info = await start_pack(registry, pack_dir, pack_dir.name, python=str(status.env.python), shm=shm,
-                                        cache=cache, env_digest=status.env.digest, folders=folders)
+                                        cache=cache, env_digest=status.env.digest, folders=folders,
+                                        launcher=launcher)
         status.nodes = [n.name for n in info.nodes]
         if "<import>" not in info.failures:  # a failed import names them in its reason
             status.notes += describe_missing(info.missing_imports)

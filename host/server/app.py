@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,86 +16,11 @@ from host.executor.worker import ExecutorThread
 from host.registry import Registry
 from host.server.history import History
 from host.server.queue import PromptQueue, QueueItem
+from host.server.state import STATE, ServerConfig, ServerState, now_ms
 from host.server.store import Store
 from host.server.ws import WebSockets
 
 log = logging.getLogger("nodehost.server")
-
-
-@dataclass
-class ServerConfig:
-    """Settings of ``nodehost serve`` (ComfyUI's flag names where they exist)."""
-
-    listen: str = "127.0.0.1"
-    port: int = 8188
-    output_dir: Path = Path("output")
-    temp_dir: Path = Path("temp")
-    input_dir: Path = Path("input")
-    user_dir: Path = Path("user")
-    #: ComfyUI's models/ layout root, and extra_model_paths.yaml files adding model folders
-    models_dir: Path = Path("models")
-    extra_model_paths: list[Path] = field(default_factory=list)
-    max_upload_size_mb: float = 100.0
-    #: ``--enable-cors-header [ORIGIN]``: None = off (loopback origin check instead), "*" = any origin
-    enable_cors_header: str | None = None
-    #: ``--auth-token``: a bearer token required on every route and the WebSocket
-    auth_token: str | None = None
-    disable_metadata: bool = False
-    #: the SQLite file holding the queue and history across restarts (None: memory only, as ComfyUI)
-    database: Path | None = None
-    #: after a crash, run the prompt that was running again instead of recording it as failed
-    requeue_running: bool = False
-    #: node packs: their folder, where their environments live, wheel folders, offline builds
-    extensions_dir: Path | None = None
-    envs_dir: Path | None = None
-    find_links: list[str] = field(default_factory=list)
-    offline: bool = False
-    cache_lru: int | None = None
-    cache_ram: float | None = None
-    cache_none: bool = False
-    max_history: int = 10000
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ServerState:
-    config: ServerConfig
-    registry: Registry
-    queue: PromptQueue
-    history: History
-    sockets: WebSockets
-    executor: Executor | None = None
-    worker: ExecutorThread | None = None
-    validator: ExecutorThread | None = None
-    task: asyncio.Task[None] | None = None
-    #: set when node packs are loaded (and the queue recovered): prompts and /object_info wait for it, the
-    #: server itself answers at once
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    shm: Any = None
-    #: the prompt executing on the worker thread, if any
-    running: Any = None
-    store: Store | None = None
-    runners: list[Any] = field(default_factory=list)
-    packs: list[Any] = field(default_factory=list)
-    #: /free flags, applied by the worker after the current prompt
-    free_requested: set[str] = field(default_factory=set)
-
-    def apply_free(self) -> None:
-        """``free_memory`` drops the executor's caches (ComfyUI resets them too); ``unload_models`` has nothing
-        to unload until the model manager lands."""
-        if "free_memory" in self.free_requested and self.executor is not None:
-            self.executor.cache.clear()
-            self.executor.subcaches.clear()
-        self.free_requested.clear()
-
-    def status(self) -> dict[str, Any]:
-        return {"exec_info": {"queue_remaining": self.queue.remaining()}}
-
-    def broadcast_status(self) -> None:
-        self.sockets.send_soon({"type": "status", "data": {"status": self.status()}}, None)
-
-
-STATE = web.AppKey("nodehost_state", ServerState)
 
 
 async def run_queue(state: ServerState) -> None:
@@ -127,8 +49,11 @@ async def run_queue(state: ServerState) -> None:
         if state.store is not None:
             state.store.finish(item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
+        state.running = None
         if state.free_requested:
             state.apply_free()
+        else:
+            state.collector.after_prompt()
         state.broadcast_status()
         client = state.sockets.client_of.pop(item.prompt_id, None)
         state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
@@ -178,12 +103,15 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def start_in_background(state: ServerState) -> None:
     """After the server accepts connections: node packs, then queue recovery, then the queue worker."""
-    try:
-        state.shm = await start_packs(state)
-        if state.store is not None:
-            from host.server.recovery import recover
+    from host.server.recovery import recover, restore_history
 
-            await recover(state)
+    try:
+        try:
+            waiting = restore_history(state) if state.store is not None else []
+        finally:
+            state.history_ready.set()
+        state.shm = await start_packs(state)
+        await recover(state, waiting)
     finally:
         if not state.registry.frozen:
             state.registry.freeze()
@@ -199,7 +127,7 @@ async def start_packs(state: ServerState) -> Any:
     cfg = state.config
     shm = None
     if cfg.extensions_dir is not None and not state.registry.frozen:
-        from host.cli_ext import default_envs_dir
+        from host.cli_ext import default_envs_dir, sandbox_config
         from host.extensions.loader import load_extensions
         from host.extensions.model_paths import custom_node_dirs
         from host.extensions.packs import NodeDefCache
@@ -207,7 +135,8 @@ async def start_packs(state: ServerState) -> Any:
         from isolate.venv import VenvBuilder
 
         cleanup_stale()
-        shm = ShmHost()
+        sandboxed = bool(cfg.extra.get("sandbox"))
+        shm = ShmHost(private=sandboxed)  # a private folder: the only part of /dev/shm a sandbox sees
         dirs = [cfg.extensions_dir, *(d for c in cfg.extra_model_paths for d in custom_node_dirs(c))]
         envs = cfg.envs_dir or default_envs_dir()
         folders = {"output": str(cfg.output_dir), "temp": str(cfg.temp_dir), "input": str(cfg.input_dir),
@@ -216,7 +145,7 @@ async def start_packs(state: ServerState) -> Any:
         state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
             state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
             offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
-            prewarm=bool(cfg.extra.get("prewarm_packs")))))
+            prewarm=bool(cfg.extra.get("prewarm_packs")), sandbox=sandbox_config(sandboxed, envs, shm, folders))))
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)
@@ -277,10 +206,6 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
     return app
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 __all__ = ["STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]

@@ -16,6 +16,9 @@ class History:
         while len(self._items) > self.max_items:
             self._items.popitem(last=False)
 
+    def __contains__(self, prompt_id: object) -> bool:
+        return prompt_id in self._items
+
     def get(self, prompt_id: str) -> dict[str, Any]:
         item = self._items.get(prompt_id)
         return {prompt_id: item} if item is not None else {}

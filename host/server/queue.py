@@ -51,6 +51,10 @@ class PromptQueue:
     def done(self, item: QueueItem) -> None:
         self.running.pop(item.prompt_id, None)
 
+    def __contains__(self, prompt_id: object) -> bool:
+        """Queued or running."""
+        return prompt_id in self.running or any(entry[1] == prompt_id for entry in self._heap)
+
     def pending(self) -> list[QueueItem]:
         return [entry[2] for entry in self._heap]  # heap order, as ComfyUI returns it
 

@@ -14,7 +14,7 @@ from host.server.queue import QueueItem
 from host.server.store import StoredPrompt
 
 if TYPE_CHECKING:
-    from host.server.app import ServerState
+    from host.server.state import ServerState
 
 log = logging.getLogger("nodehost.server")
 RESTART_MESSAGE = "nodehost stopped while this prompt was running (crash or restart); it did not finish"
@@ -29,9 +29,11 @@ def failed_entry(stored: StoredPrompt, exception_type: str, message: str) -> dic
             "status": {"status_str": "error", "completed": False, "messages": [["execution_error", error]]}}
 
 
-async def recover(state: ServerState) -> None:
+def restore_history(state: ServerState) -> list[StoredPrompt]:
+    """History back in memory, the prompt counter, the prompt that was running recorded as failed (nothing here
+    needs a node pack, so it is done before packs load); the stored prompts to queue again, in their order."""
     store = state.store
-    assert store is not None and state.validator is not None
+    assert store is not None
     for prompt_id, item in store.history():
         state.history.add(prompt_id, item)
     state.queue.counter = max(state.queue.counter, store.counter())
@@ -43,7 +45,12 @@ async def recover(state: ServerState) -> None:
         state.history.add(stored.prompt_id, entry)
         store.finish(stored.prompt_id, entry, state.config.max_history)
         log.warning("prompt %s was running when the server stopped: recorded as failed", stored.prompt_id)
-    for stored in again + store.queued("pending"):
+    return again + store.queued("pending")
+
+
+async def recover(state: ServerState, waiting: list[StoredPrompt]) -> None:
+    """Queue the stored prompts again (after packs loaded: validation needs their nodes)."""
+    for stored in waiting:
         await requeue(state, stored)
 
 
@@ -58,6 +65,6 @@ async def requeue(state: ServerState, stored: StoredPrompt) -> None:
         state.history.add(stored.prompt_id, entry)
         state.store.finish(stored.prompt_id, entry, state.config.max_history)
         return
-    state.store.add_pending(stored)
+    state.store.add_pending(stored, replace=True)
     state.queue.put(QueueItem(stored.number, stored.prompt_id, stored.prompt, stored.extra_data,
                               validated.outputs, stored.sensitive, validated))

@@ -19,8 +19,8 @@ from aiohttp import BodyPartReader, web
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from host.folders import ModelFolders, safetensors_metadata
-from host.server.app import STATE
 from host.server.safe_paths import PathRefused, resolve_user_file, store_unique
+from host.server.state import STATE
 
 TYPES = ("input", "output", "temp")
 _ANNOTATIONS = {"[input]": "input", "[output]": "output", "[temp]": "temp"}

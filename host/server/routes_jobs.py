@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from host.server.app import STATE
+from host.server.state import STATE
 from isolate.jobs import JobStatus, apply_sorting, normalize_history_item, normalize_queue_item
 
 STATUSES = JobStatus.ALL
@@ -31,6 +31,7 @@ def _error(message: str) -> web.Response:
 
 
 async def get_jobs(request: web.Request) -> web.Response:
+    await request.app[STATE].ready.wait()  # queue and history back from the store first
     query = request.query
     wanted = [s.strip() for s in query.get("status", "").split(",") if s.strip()]
     if any(s not in STATUSES for s in wanted):
@@ -55,6 +56,7 @@ async def get_jobs(request: web.Request) -> web.Response:
 
 
 async def get_job(request: web.Request) -> web.Response:
+    await request.app[STATE].ready.wait()
     job_id = request.match_info["job_id"]
     for job, entry in all_jobs(request):
         if job["id"] == job_id:

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from host.executor.errors import ValidationFailed
 from host.executor.validation import validate_prompt
-from host.server.app import STATE, ServerState, now_ms
 from host.server.queue import SENSITIVE_KEYS, QueueItem
+from host.server.state import STATE, ServerState, now_ms
 from host.server.store import StoredPrompt
 from host.server.ws import SERVER_FEATURES
 
@@ -36,6 +36,14 @@ async def read_json(request: web.Request) -> Any:
 def error_400(message: str, kind: str = "invalid_request") -> web.Response:
     return web.json_response({"error": {"type": kind, "message": message, "details": message, "extra_info": {}},
                               "node_errors": {}}, status=400)
+
+
+def duplicate_id(state: ServerState, prompt_id: str) -> web.Response | None:
+    """A prompt_id already queued, running or in history is refused: reusing it would lose a prompt."""
+    where = "queued or running" if prompt_id in state.queue else "in history" if prompt_id in state.history else None
+    if where is None:
+        return None
+    return error_400(f"prompt_id {prompt_id!r} is already {where}; use a new id", "duplicate_prompt_id")
 
 
 def state_of(request: web.Request) -> ServerState:
@@ -71,12 +79,16 @@ async def post_prompt(request: web.Request) -> web.Response:
         return error_400("partial_execution_targets must be a list of node ids")
     prompt_id = str(body["prompt_id"]) if body.get("prompt_id") is not None else str(uuid.uuid4())
     await state.ready.wait()  # a prompt that needs a pack waits for the packs to load
+    if (duplicate := duplicate_id(state, prompt_id)) is not None:
+        return duplicate
     assert state.validator is not None
     try:
         validated = await asyncio.wrap_future(state.validator.submit(
             validate_prompt(body["prompt"], state.registry, targets)))
     except ValidationFailed as failed:
         return web.json_response(failed.body(), status=400)
+    if (duplicate := duplicate_id(state, prompt_id)) is not None:  # one with that id came in meanwhile
+        return duplicate
     item = QueueItem(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive, validated)
     if state.store is not None:  # durable before we answer
         state.store.set_counter(state.queue.counter)
@@ -93,13 +105,16 @@ async def get_prompt(request: web.Request) -> web.Response:
 
 
 async def get_queue(request: web.Request) -> web.Response:
-    queue = state_of(request).queue
+    state = state_of(request)
+    await state.ready.wait()  # after a restart, the stored pending prompts are queued again first
+    queue = state.queue
     return web.json_response({"queue_running": [i.wire() for i in queue.running.values()],
                               "queue_pending": [i.wire() for i in queue.pending()]})
 
 
 async def post_queue(request: web.Request) -> web.Response:
     state = state_of(request)
+    await state.ready.wait()
     try:
         body = await read_json(request) or {}
     except BadRequest as exc:
@@ -147,15 +162,20 @@ async def get_history(request: web.Request) -> web.Response:
         offset = _int_query(request, "offset")
     except BadRequest as exc:
         return error_400(str(exc))
-    return web.json_response(state_of(request).history.page(max_items, -1 if offset is None else offset))
+    state = state_of(request)
+    await state.history_ready.wait()  # after a restart the stored history is read back first
+    return web.json_response(state.history.page(max_items, -1 if offset is None else offset))
 
 
 async def get_history_item(request: web.Request) -> web.Response:
-    return web.json_response(state_of(request).history.get(request.match_info["prompt_id"]))
+    state = state_of(request)
+    await state.history_ready.wait()
+    return web.json_response(state.history.get(request.match_info["prompt_id"]))
 
 
 async def post_history(request: web.Request) -> web.Response:
     state = state_of(request)
+    await state.history_ready.wait()
     history = state.history
     try:
         body = await read_json(request) or {}

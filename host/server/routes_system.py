@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from host.runtime import memory_bytes
-from host.server.app import STATE
 from host.server.routes_prompt import BadRequest, error_400, read_json
+from host.server.state import STATE
 
 NODEHOST_VERSION = "0.1.0"
 

@@ -18,8 +18,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from host.server.app import STATE
-from host.server.users import USER_HEADER, InvalidUsername, PathRefused, UnknownUser, UserStore, store_of, write_atomic
+from host.server.safe_paths import PathRefused
+from host.server.state import STATE
+from host.server.users import USER_HEADER, InvalidUsername, UnknownUser, UserStore, store_of, write_atomic
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -89,6 +89,31 @@ def safe_join(root: Path, *parts: str, follow_links: bool = False, status: int =
     return path
 
 
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def confine(root: Path, rel: str | None, *, userdata: bool = False, status: int = 403) -> Path:
+    """``rel`` inside ``root``, symlinks included, or :class:`PathRefused`.
+
+    ``userdata=False``: the strict rules of :func:`safe_join` (no ``..`` at all, nothing encoded). ``userdata=True``:
+    ComfyUI's rules for ``/userdata`` and ``/v2/userdata``: a path still holding ``%`` is decoded once more, ``..``
+    is allowed where the normalised path stays inside (``a/../b``), NUL is refused; the result is checked
+    lexically and again with every symlink resolved."""
+    if not userdata:
+        return safe_join(root, rel or "", status=status)
+    if not rel:
+        return root
+    if "%" in rel:
+        rel = unquote(rel)
+    if "\0" in rel:
+        raise PathRefused("path contains NUL", status)
+    lexical = os.path.abspath(os.path.join(root, rel))
+    if not _within(lexical, os.path.abspath(root)) or not _within(os.path.realpath(lexical), os.path.realpath(root)):
+        raise PathRefused("path leads out of its folder", status)
+    return Path(lexical)
+
+
 def resolve_user_file(roots: Mapping[str, Path], type_: str, subfolder: str, filename: str) -> Path:
     """``roots[type_] / subfolder / filename``, or :class:`PathRefused`: 400 for an unknown type or a bad file
     name, 403 for a subfolder (or a symlink on the way) leading outside the type's folder."""
@@ -139,5 +164,6 @@ def store_unique(roots: Mapping[str, Path], type_: str, subfolder: str, filename
     return filename
 
 
-__all__ = ["PathRefused", "check_filename", "check_relative", "inside", "resolve_user_file", "safe_join", "sha256_of",
+__all__ = ["PathRefused", "check_filename", "check_relative", "confine", "inside", "resolve_user_file", "safe_join",
+           "sha256_of",
            "store_unique"]

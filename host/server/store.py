@@ -47,8 +47,11 @@ class Store:
         self.db.close()
 
     # -- queue ------------------------------------------------------------------------------------------
-    def add_pending(self, item: StoredPrompt) -> None:
-        self.db.execute("INSERT OR REPLACE INTO queue (prompt_id, number, state, item) VALUES (?, ?, 'pending', ?)",
+    def add_pending(self, item: StoredPrompt, replace: bool = False) -> None:
+        """A new prompt (a duplicate prompt_id raises sqlite3.IntegrityError: never a lost row), or with
+        ``replace`` a recovered one written again."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        self.db.execute(f"{verb} INTO queue (prompt_id, number, state, item) VALUES (?, ?, 'pending', ?)",
                         (item.prompt_id, item.number, msgspec.json.encode(item)))
 
     def mark_running(self, prompt_id: str) -> None:

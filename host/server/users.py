@@ -18,9 +18,10 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
+
+from host.server.safe_paths import confine, inside
 
 log = logging.getLogger("nodehost.server.users")
 
@@ -34,10 +35,6 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 
 class UnknownUser(Exception):
     """The request names no known user (ComfyUI raises KeyError: 401 on settings, 403 on user data)."""
-
-
-class PathRefused(Exception):
-    """A path that would leave the user's folder (``..``, absolute, encoded, or through a symlink)."""
 
 
 class InvalidUsername(ValueError):
@@ -65,10 +62,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class UserStore:
@@ -147,21 +140,11 @@ class UserStore:
     def resolve(self, user: str, rel: str | None) -> Path:
         """``rel`` inside the user's folder (decoded once more if it still holds ``%``, as ComfyUI), checked both
         lexically and with symlinks resolved; PathRefused if it would leave the folder."""
-        root = self.user_root(user)
-        if not rel:
-            return root
-        if "%" in rel:
-            rel = unquote(rel)
-        if "\0" in rel:
-            raise PathRefused("NUL in path")
-        lexical = os.path.abspath(os.path.join(root, rel))
-        if not _inside(lexical, str(root)) or not self.contains(user, lexical):
-            raise PathRefused(rel)
-        return Path(lexical)
+        return confine(self.user_root(user), rel, userdata=True)
 
     def contains(self, user: str, path: str | Path) -> bool:
         """Whether ``path``, symlinks resolved, is the user's folder or inside it."""
-        return _inside(os.path.realpath(path), os.path.realpath(self.user_root(user)))
+        return inside(self.user_root(user), Path(path))
 
     def relative(self, user: str, path: Path) -> str:
         return os.path.relpath(path, self.user_root(user)).replace(os.sep, "/")

@@ -116,6 +116,11 @@ def test_sigkill_mid_prompt_then_restart(tmp_path: Path) -> None:
         assert served.get("/queue")["queue_running"][0][1] == "running"
         served.stop(signal.SIGKILL)
         served.start()
+        # the very first answers after the restart already hold what the store holds (they wait for recovery)
+        assert "running" in served.get("/history/running")
+        queue = served.get("/queue")
+        seen = {i[1] for i in queue["queue_running"] + queue["queue_pending"]} | set(served.get("/history"))
+        assert {"pending-1", "pending-2"} <= seen
         for _ in range(400):
             history = served.get("/history")
             if "pending-2" in history:

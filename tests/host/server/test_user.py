@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from host.registry import Registry
-from host.server import routes_user, users
+from host.server import routes_user, safe_paths, users
 from host.server.app import ServerConfig, build_app
 
 pytestmark = pytest.mark.timeout(60)
@@ -369,7 +369,7 @@ def test_store_is_a_plain_object_reading_nothing_until_asked(tmp_path: Path) -> 
     assert users.sanitize("a b/c..d_e-f") == "a-b-c-d_e-f"
     with pytest.raises(users.UnknownUser):
         store.user_id(None)
-    with pytest.raises(users.PathRefused):
+    with pytest.raises(safe_paths.PathRefused):
         store.resolve("x", "../y")
 
 
