@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from host import cli_ext, cli_serve
+from host import cli_ext, cli_models, cli_serve
 from host.executor.errors import ValidationFailed
 from host.executor.events import Event, Executed, Executing, ExecutionError
 
@@ -61,11 +61,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         prompt = prompt["prompt"]  # a POST /prompt body
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
-    paths = OutputPaths(Path(args.output_directory).resolve(), temp.resolve(), metadata=not args.disable_metadata)
-    load_builtin(registry, paths)
-    folders = {"base_path": str(Path.cwd()), "output": str(paths.output_dir), "temp": str(paths.temp_dir)}
+    output = cli_models.under_base(args, args.output_directory, "output")
+    paths = OutputPaths(output, temp.resolve(), metadata=not args.disable_metadata)
+    models = cli_models.build_models(args, paths.output_dir, paths.temp_dir)
+    load_builtin(registry, paths, models.folders)
+    folders = {"base_path": str(cli_models.base_directory(args)), "output": str(paths.output_dir),
+               "temp": str(paths.temp_dir), "input": str(models.folders.input_dir),
+               "models_dir": str(cli_models.base_directory(args) / "models")}
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
-    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
+    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache,
+                        models=models.manager)
     cleanup_stale()  # segments left by a host that died
     error = cli_ext.sandbox_error(args)
     if error is not None:
@@ -106,9 +111,8 @@ def add_cache_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device_flags(parser: argparse.ArgumentParser) -> None:
-    """ComfyUI's device flags (the model manager reads them as ``args.cpu``)."""
-    group = parser.add_argument_group("device")
-    group.add_argument("--cpu", action="store_true", help="run everything on the CPU, even when a GPU is present")
+    """ComfyUI's folder, preview, device, VRAM and dtype flags (host.cli_models, host.models.devices)."""
+    cli_models.add_model_flags(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute an API-format prompt file")
     run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
-    run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
+    run.add_argument("--output-directory", default=None,
+                     help="where SaveImage writes (default <base-directory>/output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
     run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)

@@ -91,11 +91,14 @@ def add_comfy_flags(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def given_without_effect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """The no-effect flags whose value differs from the default (i.e. the user passed them)."""
+    """The no-effect flags whose value differs from the default (i.e. the user passed them); a flag nodehost
+    defines itself (the model manager's --lowvram, --preview-method, ...) is not one of them."""
     found = []
     for flag in NO_EFFECT:
         action = parser._option_string_actions.get(flag)
-        if action is not None and getattr(args, action.dest, None) != action.default:
+        if action is None or not (action.help or "").startswith("no effect:"):
+            continue
+        if getattr(args, action.dest, None) != action.default:
             found.append(flag)
     return found
 

@@ -13,6 +13,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from builtin_nodes import OutputPaths, load_builtin
+    from host import cli_models
     from host.cli_flags import log_without_effect
     from host.registry import Registry
     from host.runtime import freeze_startup_objects, tune_gc
@@ -29,10 +30,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     tune_gc()
-    config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
-                          temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
-                          user_dir=Path(args.user_directory).resolve(),
-                          database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
+    base = cli_models.base_directory(args)
+    user_dir = cli_models.under_base(args, args.user_directory, "user")
+    config = ServerConfig(listen=args.listen, port=args.port,
+                          output_dir=cli_models.under_base(args, args.output_directory, "output"),
+                          temp_dir=cli_models.under_base(args, args.temp_directory, "temp"),
+                          input_dir=cli_models.under_base(args, args.input_directory, "input"),
+                          user_dir=user_dir, models_dir=base / "models",
+                          database=None if args.memory_only else Path(args.database or user_dir /
                                                                        "nodehost.sqlite3").resolve(),
                           requeue_running=args.requeue_running, max_history=args.max_history,
                           disable_metadata=args.disable_metadata, auth_token=args.auth_token,
@@ -41,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.extensions_dir = None if args.disable_all_custom_nodes else Path(args.extensions_dir).resolve()
     config.envs_dir = Path(args.envs_dir).resolve() if args.envs_dir else None
     config.find_links, config.offline = list(args.find_links), args.offline
-    config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
+    config.extra_model_paths = cli_models.extra_model_paths(args)
     config.extra["multi_user"] = args.multi_user
     config.extra["front_end_root"] = str(front_end_root) if front_end_root else None
     config.extra["prewarm_packs"] = args.prewarm_packs
@@ -54,13 +59,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("nodehost.server").error("%s", error)
         return 2
     registry = Registry()
-    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
+    models = cli_models.build_models(args, config.output_dir, config.temp_dir)
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata),
+                 models.folders)
     freeze_startup_objects()
     if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    app = build_app(registry, config)
+    app = build_app(registry, config, models=models.manager)
     if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
         return 0
     hosts = [h for h in args.listen.split(",") if h]
@@ -69,15 +76,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def apply_base_directory(args: argparse.Namespace) -> None:
-    """``--base-directory``: the input, output, temp, user and custom_nodes folders default under it."""
-    if not args.base_directory:
-        return
-    base = Path(args.base_directory)
-    for dest, name, default in (("output_directory", "output", "output"), ("input_directory", "input", "input"),
-                                ("temp_directory", "temp", "temp"), ("user_directory", "user", "user"),
-                                ("extensions_dir", "custom_nodes", "extensions")):
-        if getattr(args, dest) == default:
-            setattr(args, dest, str(base / name))
+    """``--base-directory``: custom_nodes defaults under it (the other folders: host/cli_models.py)."""
+    if args.base_directory and args.extensions_dir == "extensions":
+        args.extensions_dir = str(Path(args.base_directory) / "custom_nodes")
 
 
 def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> None:
@@ -87,10 +88,9 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--listen", default="127.0.0.1", nargs="?", const="0.0.0.0,::", metavar="IP",
                        help="address(es) to listen on, comma-separated (default 127.0.0.1; with no value 0.0.0.0,::)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
-    serve.add_argument("--output-directory", default="output")
-    serve.add_argument("--temp-directory", default="temp")
-    serve.add_argument("--input-directory", default="input")
-    serve.add_argument("--user-directory", default="user")
+    serve.add_argument("--output-directory", default=None, help="default <base-directory>/output")
+    serve.add_argument("--temp-directory", default=None, help="default <base-directory>/temp")
+    serve.add_argument("--user-directory", default=None, help="default <base-directory>/user")
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
@@ -103,8 +103,6 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
                        "(default: the installed comfyui-frontend-package)")
     serve.add_argument("--front-end-version", default=None, metavar="OWNER/REPO@VERSION",
                        help="nothing is downloaded: must name the installed comfyui-frontend-package's version")
-    serve.add_argument("--base-directory", default=None,
-                       help="input/output/temp/user/custom_nodes folders default under this folder")
     serve.add_argument("--verbose", nargs="?", const="DEBUG", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="log level")
     serve.add_argument("--log-stdout", action="store_true", help="log to stdout instead of stderr")

@@ -13,10 +13,11 @@ from aiohttp import web
 from host.executor.caches import make_cache
 from host.executor.executor import Executor
 from host.executor.worker import ExecutorThread
+from host.models.manager import ModelManager
 from host.registry import Registry
 from host.server.history import History
 from host.server.queue import PromptQueue, QueueItem
-from host.server.state import STATE, ServerConfig, ServerState, now_ms
+from host.server.state import MODELS, STATE, ServerConfig, ServerState, now_ms
 from host.server.store import Store
 from host.server.ws import WebSockets
 
@@ -71,7 +72,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     cfg = state.config
     state.sockets.start()
     cache = make_cache(lru=cfg.cache_lru, ram_gb=cfg.cache_ram, none=cfg.cache_none)
-    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
+    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache,
+                              models=app[MODELS])
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
     if cfg.database is not None:
@@ -173,10 +175,19 @@ async def warm_up() -> None:
         await asyncio.sleep(0)
 
 
+def default_models(config: ServerConfig) -> ModelManager:
+    """A ModelManager over the config's model folders (``--cpu`` from ``config.extra``); probes nothing yet."""
+    from host.folders import ModelFolders
+    from host.models.devices import DeviceConfig
+
+    return ModelManager(DeviceConfig(cpu=bool(config.extra.get("cpu"))), ModelFolders.from_config(config))
+
+
 def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
-              middlewares: list[Any] | None = None) -> web.Application:
-    """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
+              middlewares: list[Any] | None = None, models: ModelManager | None = None) -> web.Application:
+    """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``. ``models``
+    is the host's ModelManager (default: one over the config's model folders)."""
     from host.server import (
         routes_files,
         routes_jobs,
@@ -193,6 +204,8 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
     app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
+    manager = models if models is not None else default_models(config)
+    app[MODELS] = app[STATE].models = manager
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
               + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))
     users.install(app, config)
@@ -208,4 +221,4 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     return app
 
 
-__all__ = ["STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]
+__all__ = ["MODELS", "STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]
