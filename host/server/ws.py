@@ -32,6 +32,8 @@ log = logging.getLogger("nodehost.server")
 
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 100 * 1024 * 1024,
                    "extension": {"manager": {"supports_v4": True}}}
+#: the largest message a client may send (ComfyUI's default, 4 MB); a bigger frame closes the socket (1009)
+MAX_CLIENT_MESSAGE = 4 * 1024 * 1024
 _ALWAYS_ROUTED = {"execution_start", "execution_cached", "execution_success", "execution_error", "executing",
                   "executed"}
 
@@ -170,7 +172,7 @@ class WebSockets:
             self.progress.pop(prompt_id, None)
 
     async def handler(self, request: web.Request, status: dict[str, Any]) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=0)
+        ws = web.WebSocketResponse(max_msg_size=MAX_CLIENT_MESSAGE)
         await ws.prepare(request)
         sid = request.query.get("clientId") or uuid.uuid4().hex
         old = self.sockets.pop(sid, None)
