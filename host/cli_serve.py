@@ -38,19 +38,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     registry = Registry()
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
     freeze_startup_objects()
-    if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
+    if any(h not in ("127.0.0.1", "localhost", "::1") for h in listen_hosts(args.listen)) and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    web.run_app(build_app(registry, config), host=args.listen, port=args.port, print=None)
+    web.run_app(build_app(registry, config), host=listen_hosts(args.listen), port=args.port, print=None)
     return 0
+
+
+def auth_token(value: str) -> str:
+    """``--auth-token ""`` is refused, never read as "no auth"."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the token is empty: give a token, or leave --auth-token out")
+    return value
+
+
+def listen_hosts(value: str) -> list[str]:
+    """``--listen`` as ComfyUI takes it: one address or a comma-separated list."""
+    return [h.strip() for h in value.split(",") if h.strip()]
 
 
 def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> None:
     from host.cli_ext import add_extension_flags
 
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
-    serve.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--listen", default="127.0.0.1",
+                       help="address(es) to listen on, comma-separated (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
     serve.add_argument("--output-directory", default="output")
     serve.add_argument("--temp-directory", default="temp")
@@ -59,8 +72,9 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
-    serve.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on every route "
-                       "(the WebSocket may pass ?token=TOKEN)")
+    serve.add_argument("--auth-token", default=None, type=auth_token,
+                       help="require 'Authorization: Bearer TOKEN' on every route (only the WebSocket may pass "
+                            "?token=TOKEN)")
     serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")

@@ -189,7 +189,7 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     from host.server.middleware import guards
 
     config = config or ServerConfig()
-    chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
+    chain = guards(config.auth_token, config.enable_cors_header, config.listen) + list(middlewares or [])
     app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
@@ -198,6 +198,9 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI
     app.cleanup_ctx.append(routes_web.logs_lifecycle)
+    from host.server import redact
+
+    app.cleanup_ctx.append(redact.lifecycle(config.auth_token))
     from host.server import routes_packs
 
     app.add_routes(routes_packs.routes())  # last: pack routes never shadow ours
