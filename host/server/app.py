@@ -189,8 +189,12 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     from host.server.middleware import guards
 
     config = config or ServerConfig()
-    chain = guards(config.auth_token, config.enable_cors_header, config.listen) + list(middlewares or [])
-    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
+    from host.server import limits
+
+    max_body = int(config.max_upload_size_mb * 1024 * 1024)
+    chain = (limits.middlewares(max_body) + guards(config.auth_token, config.enable_cors_header, config.listen)
+             + list(middlewares or []))
+    app = web.Application(client_max_size=max_body, middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
               + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))

@@ -26,6 +26,7 @@ from host.executor.events import (
     event_data,
     event_type,
 )
+from host.server.jsontext import dumps
 from isolate.previews import encode_image
 
 log = logging.getLogger("nodehost.server")
@@ -90,7 +91,7 @@ class WebSockets:
             if ws is None or ws.closed:
                 continue
             try:
-                await ws.send_json(message)
+                await ws.send_json(message, dumps=dumps)
             except (ConnectionError, RuntimeError) as exc:
                 log.debug("dropping a message to %s: %s", target_sid, exc)
 
