@@ -207,8 +207,12 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     from host.server.middleware import guards
 
     config = config or ServerConfig()
-    chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
-    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
+    from host.server import limits
+
+    max_body = int(config.max_upload_size_mb * 1024 * 1024)
+    chain = (limits.middlewares(max_body) + guards(config.auth_token, config.enable_cors_header, config.listen)
+             + list(middlewares or []))
+    app = web.Application(client_max_size=max_body, middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     manager = models if models is not None else default_models(config)
     app[MODELS] = app[STATE].models = manager
@@ -218,6 +222,9 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI
     app.cleanup_ctx.append(routes_web.logs_lifecycle)
+    from host.server import redact
+
+    app.cleanup_ctx.append(redact.lifecycle(config.auth_token))
     from host.server import routes_packs
 
     app.add_routes(routes_packs.routes())  # last: pack routes never shadow ours
