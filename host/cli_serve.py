@@ -82,5 +82,5 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
     add_device_flags(serve)
-    add_extension_flags(serve)
+    add_extension_flags(serve, sandbox=True)
     serve.set_defaults(func=cmd_serve)
