@@ -126,6 +126,8 @@ async def test_sandboxed_the_hostile_pack_is_denied_each_forbidden_thing(world: 
             listing = await attempt(executor, "listdir", str(world.ext))
             written = await attempt(executor, "write", str(Path(world.folders["output"]) / "allowed.txt"))
             me = await attempt(executor, "whoami")
+            inner = runner.child.inner_pid()  # signals (interrupt) go to the pack's process, not to bwrap
+            assert inner is not None and b"isolate.child" in Path(f"/proc/{inner}/cmdline").read_bytes()
         finally:
             await runner.close()
             server.close()
