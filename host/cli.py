@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)
     add_device_flags(run)
-    cli_ext.add_extension_flags(run)
+    cli_ext.add_extension_flags(run, sandbox=True)
     run.set_defaults(func=cmd_run)
     cli_ext.add_ext_parser(sub)
     cli_serve.add_serve_parser(sub, add_cache_flags, add_device_flags)

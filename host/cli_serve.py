@@ -132,7 +132,7 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
     add_device_flags(serve)
-    add_extension_flags(serve)
+    add_extension_flags(serve, sandbox=True)
     from host.cli_flags import add_comfy_flags
 
     add_comfy_flags(serve)  # last: what nodehost defines above wins
