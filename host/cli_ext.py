@@ -16,7 +16,7 @@ def default_envs_dir() -> Path:
     return Path(base) / "nodehost" / "envs"
 
 
-def add_extension_flags(parser: argparse.ArgumentParser) -> None:
+def add_extension_flags(parser: argparse.ArgumentParser, sandbox: bool = False) -> None:
     group = parser.add_argument_group("extensions")
     group.add_argument("--extensions-dir", default="extensions",
                        help="folder of node packs, each run in its own environment (default ./extensions)")
@@ -27,8 +27,10 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
     group.add_argument("--extra-model-paths-config", action="extend", nargs="+", default=[], metavar="YAML",
                        help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
-    group.add_argument("--sandbox", action="store_true",
-                       help="run every pack under bubblewrap: no network, only its own folders (docs/extensions.md)")
+    if sandbox:
+        group.add_argument("--sandbox", action="store_true",
+                           help="run every pack under bubblewrap: no network, only its own folders "
+                                "(docs/extensions.md)")
 
 
 def sandbox_error(args: argparse.Namespace) -> str | None:
@@ -208,16 +210,49 @@ def cmd_ext_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ext_doctor(args: argparse.Namespace) -> int:
+    """Load one pack (as `ext list` does) and print its environment, the host modules it lacks, its nodes."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    from host.extensions.doctor import report
+    from host.extensions.loader import pack_env_spec
+
+    pack = Path(args.extensions_dir) / args.name
+    if not pack.is_dir():
+        print(f"no pack {args.name!r} in {args.extensions_dir}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as only:  # an extensions folder holding just this pack (and its manifest)
+        os.symlink(pack.resolve(), Path(only) / args.name)
+        manifest = Path(args.extensions_dir) / f"{args.name}.deps.toml"
+        if manifest.is_file():
+            shutil.copy(manifest, only)
+        one = argparse.Namespace(**{**vars(args), "extensions_dir": only, "extra_model_paths_config": []})
+
+        async def main() -> list[Any]:
+            runners, statuses = await load(Registry(), one)
+            await close(runners)
+            return statuses
+
+        status = asyncio.run(main())[0]
+        status.path = pack
+        _, reqs = pack_env_spec(pack.resolve(), list(args.find_links), args.offline)
+        print("\n".join(report(status, reqs)))
+    return 0 if status.state == "ready" else 1
+
+
 def add_ext_parser(sub: Any) -> None:
     ext = sub.add_parser("ext", help="node packs (extensions)")
     ext_sub = ext.add_subparsers(dest="ext_command", required=True)
     listing = ext_sub.add_parser("list", help="each pack's state: ready (its nodes), failed (why), disabled")
-    add_extension_flags(listing)
+    add_extension_flags(listing, sandbox=True)
     listing.set_defaults(func=cmd_ext_list)
     for name, func, help_text in (("new", cmd_ext_new, "scaffold a pack (a v1 node, a v3 node, a test)"),
                                   ("test", cmd_ext_test, "run a pack's tests inside its own environment"),
                                   ("rebuild", cmd_ext_rebuild, "rebuild a pack's environment from scratch"),
-                                  ("remove", cmd_ext_remove, "delete a pack and its environment")):
+                                  ("remove", cmd_ext_remove, "delete a pack and its environment"),
+                                  ("doctor", cmd_ext_doctor, "a pack's environment, what it lacks, its nodes")):
         cmd = ext_sub.add_parser(name, help=help_text)
         cmd.add_argument("name")
         add_extension_flags(cmd)

@@ -193,7 +193,7 @@ def read_pyproject(pack_dir: Path, out: PackRequirements) -> None:
         out.problems.append(f"pyproject.toml: not valid TOML ({exc}); its dependencies were not read")
         return
     for line in data.get("project", {}).get("dependencies", []) or []:
-        _add_checked(out, line, "pyproject.toml [project]")
+        _requirement_line(str(line), "pyproject.toml [project]", pack_dir, out, set(), False)
     poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {}) or {}
     for name, value in poetry.items():
         if canonicalize_name(name) == "python":
@@ -203,13 +203,6 @@ def read_pyproject(pack_dir: Path, out: PackRequirements) -> None:
                 out.add(line, "pyproject.toml [tool.poetry]")
         except (PoetryConstraintError, InvalidRequirement, InvalidSpecifier) as exc:
             out.problems.append(f"pyproject.toml [tool.poetry] {name} = {value!r}: skipped ({exc})")
-
-
-def _add_checked(out: PackRequirements, line: str, origin: str) -> None:
-    try:
-        out.add(str(Requirement(line)), origin)
-    except InvalidRequirement as exc:
-        out.problems.append(f"{origin}: {line!r} skipped ({str(exc).splitlines()[0]})")
 
 
 # -- requirements.txt --------------------------------------------------------------------------------------------

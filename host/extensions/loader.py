@@ -125,7 +125,8 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
                                         cache=cache, env_digest=status.env.digest, folders=folders,
                                         launcher=launcher)
         status.nodes = [n.name for n in info.nodes]
-        status.notes += describe_missing(info.missing_imports)
+        if "<import>" not in info.failures:  # a failed import names them in its reason
+            status.notes += describe_missing(info.missing_imports)
         status.notes += [f"{what} failed: {why.strip().splitlines()[-1]}" for what, why in info.failures.items()
                          if what != "<import>"]
         if "<import>" in info.failures:

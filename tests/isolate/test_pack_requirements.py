@@ -136,3 +136,12 @@ def test_broken_pyproject_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
     reqs = read_pack_requirements(tmp_path)
     assert reqs.requirements == ["numpy"] and "not valid TOML" in reqs.problems[0]
+
+
+def test_bare_urls_in_pep621_dependencies_are_kept_as_pip_would(tmp_path: Path) -> None:
+    """WAS node suite lists bare git URLs in [project].dependencies (not PEP 508, but pip and uv take them)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\ndependencies = ["numpy", "git+https://example.org/x/ffmpy.git", "not a req ="]\n')
+    reqs = read_pack_requirements(tmp_path)
+    assert reqs.requirements == ["numpy", "git+https://example.org/x/ffmpy.git"]
+    assert len(reqs.problems) == 1 and "pyproject.toml [project]" in reqs.problems[0]

@@ -132,5 +132,19 @@ def test_unreachable_git_requirement_names_the_line_and_the_fix(loaded: Loaded) 
     assert "git_unreachable.deps.toml" in status.reason
 
 
+def test_doctor_names_what_a_pack_lacks(loaded: Loaded) -> None:
+    from host.extensions.doctor import report
+    from isolate.pack_requirements import read_pack_requirements
+
+    status = loaded.statuses["swallows_imports"]
+    text = "\n".join(report(status, read_pack_requirements(status.path)))
+    assert "comfy.sd: module not provided" in text and "latent_preview: module not provided" in text
+    assert "nodes: 0 registered" in text
+    pinned = loaded.statuses["base_pinned"]
+    text = "\n".join(report(pinned, read_pack_requirements(pinned.path)))
+    assert "einops==0.0.1    [requirements.txt:1]" in text and "    einops 0.0.1" in text
+    assert "nodes: 1 registered, 1 node classes defined" in text
+
+
 def test_one_prompt_ran_every_loaded_node(loaded: Loaded) -> None:
     assert loaded.error is None
