@@ -13,6 +13,7 @@ from typing import Any
 from host import cli_ext, cli_models, cli_serve
 from host.executor.errors import ValidationFailed
 from host.executor.events import Event, Executed, Executing, ExecutionError
+from host.ui_workflow import UIWorkflowError, is_ui_workflow, to_prompt
 
 
 class PrintingSink:
@@ -59,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
         prompt = prompt["prompt"]  # a POST /prompt body
+    workflow = prompt if is_ui_workflow(prompt) else None
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
     output = cli_models.under_base(args, args.output_directory, "output")
@@ -81,6 +83,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()
         freeze_startup_objects()
+        if workflow is not None:  # the format the web frontend saves
+            try:
+                prompt = to_prompt(workflow, registry.object_info())
+            except UIWorkflowError as err:
+                worker.call(cli_ext.close(runners))
+                print(f"cannot convert the UI workflow {args.prompt}: {err}", file=sys.stderr)
+                return 2
+            executor.sink = PrintingSink(prompt)
         try:
             result = worker.call(executor.run(prompt, str(uuid.uuid4())))
         except ValidationFailed as err:
@@ -119,14 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodehost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute an API-format prompt file")
-    run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
+    run.add_argument("prompt", help="API-format prompt JSON, a POST /prompt body, or a workflow saved by the web UI")
     run.add_argument("--output-directory", default=None,
                      help="where SaveImage writes (default <base-directory>/output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
     run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)
     add_device_flags(run)
-    cli_ext.add_extension_flags(run)
+    cli_ext.add_extension_flags(run, sandbox=True)
     run.set_defaults(func=cmd_run)
     cli_ext.add_ext_parser(sub)
     cli_serve.add_serve_parser(sub, add_cache_flags, add_device_flags)

@@ -16,7 +16,7 @@ def default_envs_dir() -> Path:
     return Path(base) / "nodehost" / "envs"
 
 
-def add_extension_flags(parser: argparse.ArgumentParser) -> None:
+def add_extension_flags(parser: argparse.ArgumentParser, sandbox: bool = False) -> None:
     group = parser.add_argument_group("extensions")
     group.add_argument("--extensions-dir", default="extensions",
                        help="folder of node packs, each run in its own environment (default ./extensions)")
@@ -27,8 +27,10 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
     group.add_argument("--extra-model-paths-config", action="extend", nargs="+", default=[], metavar="YAML",
                        help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
-    group.add_argument("--sandbox", action="store_true",
-                       help="run every pack under bubblewrap: no network, only its own folders (docs/extensions.md)")
+    if sandbox:
+        group.add_argument("--sandbox", action="store_true",
+                           help="run every pack under bubblewrap: no network, only its own folders "
+                                "(docs/extensions.md)")
 
 
 def sandbox_error(args: argparse.Namespace) -> str | None:
@@ -244,7 +246,7 @@ def add_ext_parser(sub: Any) -> None:
     ext = sub.add_parser("ext", help="node packs (extensions)")
     ext_sub = ext.add_subparsers(dest="ext_command", required=True)
     listing = ext_sub.add_parser("list", help="each pack's state: ready (its nodes), failed (why), disabled")
-    add_extension_flags(listing)
+    add_extension_flags(listing, sandbox=True)
     listing.set_defaults(func=cmd_ext_list)
     for name, func, help_text in (("new", cmd_ext_new, "scaffold a pack (a v1 node, a v3 node, a test)"),
                                   ("test", cmd_ext_test, "run a pack's tests inside its own environment"),

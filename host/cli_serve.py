@@ -63,14 +63,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata),
                  models.folders)
     freeze_startup_objects()
-    if args.listen not in ("127.0.0.1", "localhost", "::1") and not args.auth_token:
+    if any(h not in ("127.0.0.1", "localhost", "::1") for h in listen_hosts(args.listen)) and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
     app = build_app(registry, config, models=models.manager)
     if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
         return 0
-    hosts = [h for h in args.listen.split(",") if h]
+    hosts = listen_hosts(args.listen)
     web.run_app(app, host=hosts if len(hosts) > 1 else hosts[0], port=args.port, print=None, shutdown_timeout=5)
     return 0
 
@@ -79,6 +79,18 @@ def apply_base_directory(args: argparse.Namespace) -> None:
     """``--base-directory``: custom_nodes defaults under it (the other folders: host/cli_models.py)."""
     if args.base_directory and args.extensions_dir == "extensions":
         args.extensions_dir = str(Path(args.base_directory) / "custom_nodes")
+
+
+def auth_token(value: str) -> str:
+    """``--auth-token ""`` is refused, never read as "no auth"."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the token is empty: give a token, or leave --auth-token out")
+    return value
+
+
+def listen_hosts(value: str) -> list[str]:
+    """``--listen`` as ComfyUI takes it: one address or a comma-separated list."""
+    return [h.strip() for h in value.split(",") if h.strip()]
 
 
 def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> None:
@@ -94,8 +106,9 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
-    serve.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on every route "
-                       "(the WebSocket may pass ?token=TOKEN)")
+    serve.add_argument("--auth-token", default=None, type=auth_token,
+                       help="require 'Authorization: Bearer TOKEN' on every route (only the WebSocket may pass "
+                            "?token=TOKEN)")
     serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
@@ -119,7 +132,7 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
     add_device_flags(serve)
-    add_extension_flags(serve)
+    add_extension_flags(serve, sandbox=True)
     from host.cli_flags import add_comfy_flags
 
     add_comfy_flags(serve)  # last: what nodehost defines above wins

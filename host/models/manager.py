@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host.models.devices import DeviceConfig, DevicePlan, DtypePolicy, dtype_policy, probe
+from host.models.errors import ModelFileError
 from host.models.manager_memory import device_free_bytes, model_bytes, move_model, ram_bytes
 
 log = logging.getLogger("nodehost.models")
@@ -26,7 +27,7 @@ log = logging.getLogger("nodehost.models")
 RAM_HEADROOM = 2 * 1024 ** 3
 
 
-class ModelFileMissing(FileNotFoundError):
+class ModelFileMissing(ModelFileError, FileNotFoundError):
     """A model file named by a node is in none of its folder's directories."""
 
 
@@ -97,7 +98,7 @@ class ModelManager:
         path = self.folders.full_path(folder, name) if self.folders is not None else None
         if path is None:
             where = ", ".join(str(p) for p in self.folders.paths(folder)) if self.folders is not None else "nowhere"
-            raise ModelFileMissing(f"model file {name!r} not found in {folder} ({where})")
+            raise ModelFileMissing(name, f"not found in {folder} ({where})")
         return path
 
     def cached(self, key: tuple[Any, ...], path: Path, build: Callable[[], Any]) -> Any:
@@ -129,6 +130,10 @@ class ModelManager:
         with self._lock:
             return [k[-3] for k in self._files]
 
+    def embedding_dirs(self) -> list[Path]:
+        """Where text encoders look up ``embedding:name`` (the embeddings folders)."""
+        return self.folders.paths("embeddings") if self.folders is not None else []
+
     # -- loading (host.models.loading, the arch code) -----------------------------------------------------
     def load_checkpoint(self, path: Path, *, want_unet: bool = True, want_clip: bool = True,
                         want_vae: bool = True) -> Any:
@@ -136,7 +141,8 @@ class ModelManager:
 
         def build() -> Any:
             return loading.load_checkpoint(path, device=self.device, dtype_policy=self.dtype_policy,
-                                           want_unet=want_unet, want_clip=want_clip, want_vae=want_vae)
+                                           want_unet=want_unet, want_clip=want_clip, want_vae=want_vae,
+                                           embedding_dirs=self.embedding_dirs())
 
         return self.cached(("checkpoint", want_unet, want_clip, want_vae), path, build)
 
@@ -151,7 +157,8 @@ class ModelManager:
 
         target = device if device is not None else self.plan.text_encoder_device
         return self.cached(("clip", kind, str(target), tuple(sorted(kwargs.items()))), path, lambda: loading.load_clip(
-            path, kind, device=_torch_device(target), dtype_policy=self.dtype_policy, **kwargs))
+            path, kind, device=_torch_device(target), dtype_policy=self.dtype_policy,
+            embedding_dirs=self.embedding_dirs(), **kwargs))
 
     def load_vae(self, path: Path, **kwargs: Any) -> Any:
         from host.models import loading

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from host.executor.caches import make_cache
 from host.executor.executor import Executor
@@ -175,6 +175,12 @@ async def warm_up() -> None:
         await asyncio.sleep(0)
 
 
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open handlers: an open WebSocket would hold the stop for seconds."""
+    for ws in list(app[STATE].sockets.sockets.values()):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
 def default_models(config: ServerConfig) -> ModelManager:
     """A ModelManager over the config's model folders (``--cpu`` from ``config.extra``); probes nothing yet."""
     from host.folders import ModelFolders
@@ -201,8 +207,12 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     from host.server.middleware import guards
 
     config = config or ServerConfig()
-    chain = guards(config.auth_token, config.enable_cors_header) + list(middlewares or [])
-    app = web.Application(client_max_size=int(config.max_upload_size_mb * 1024 * 1024), middlewares=chain)
+    from host.server import limits
+
+    max_body = int(config.max_upload_size_mb * 1024 * 1024)
+    chain = (limits.middlewares(max_body) + guards(config.auth_token, config.enable_cors_header, config.listen)
+             + list(middlewares or []))
+    app = web.Application(client_max_size=max_body, middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     manager = models if models is not None else default_models(config)
     app[MODELS] = app[STATE].models = manager
@@ -212,12 +222,16 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI
     app.cleanup_ctx.append(routes_web.logs_lifecycle)
+    from host.server import redact
+
+    app.cleanup_ctx.append(redact.lifecycle(config.auth_token))
     from host.server import routes_packs
 
     app.add_routes(routes_packs.routes())  # last: pack routes never shadow ours
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_sockets)
     return app
 
 

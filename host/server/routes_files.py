@@ -114,11 +114,12 @@ async def view(request: web.Request) -> web.StreamResponse:
     except PathRefused as exc:
         return refused(exc)
     if not path.is_file():
-        return web.Response(status=404)
+        return web.Response(status=404, text="no such file")
     try:
         rendered = await asyncio.to_thread(_render, path, query.get("preview"), query.get("channel", ""))
-    except _IMAGE_ERRORS as exc:
-        return web.Response(status=400, text=f"not a readable image: {exc}")
+    except _IMAGE_ERRORS as exc:  # the reason without the server's path (issue 15 item 12)
+        reason = str(exc).replace(str(path), filename).replace(str(path.parent), "")
+        return web.Response(status=400, text=f"not a readable image: {reason}")
     if rendered is not None:
         return web.Response(body=rendered[0], content_type=rendered[1], headers=_disposition(filename))
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from host.server.jsontext import dumps
 from host.server.state import STATE
 from isolate.jobs import JobStatus, apply_sorting, normalize_history_item, normalize_queue_item
 
@@ -52,7 +53,7 @@ async def get_jobs(request: web.Request) -> web.Response:
                          sort_by, sort_order)
     page = jobs[offset:offset + limit] if limit is not None else jobs[offset:]
     return web.json_response({"jobs": page, "pagination": {
-        "offset": offset, "limit": limit, "total": len(jobs), "has_more": offset + len(page) < len(jobs)}})
+        "offset": offset, "limit": limit, "total": len(jobs), "has_more": offset + len(page) < len(jobs)}}, dumps=dumps)
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -60,7 +61,8 @@ async def get_job(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     for job, entry in all_jobs(request):
         if job["id"] == job_id:
-            return web.json_response(job if entry is None else normalize_history_item(job_id, entry, True))
+            return web.json_response(job if entry is None else normalize_history_item(job_id, entry, True),
+                                     dumps=dumps)
     return web.json_response({"error": "Job not found"}, status=404)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from host.executor.errors import ValidationFailed
 from host.executor.validation import validate_prompt
+from host.server.jsontext import dumps, lone_surrogate
 from host.server.queue import SENSITIVE_KEYS, QueueItem
 from host.server.state import STATE, ServerState, now_ms
 from host.server.store import StoredPrompt
@@ -28,9 +30,15 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
     except ValueError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    bad = lone_surrogate(body)
+    if bad is not None:
+        raise BadRequest(f"the body holds a lone surrogate (not valid Unicode) in {bad[:40]!r}")
+    return body
 
 
 def error_400(message: str, kind: str = "invalid_request") -> web.Response:
@@ -62,8 +70,10 @@ async def post_prompt(request: web.Request) -> web.Response:
     if "number" in body:
         try:
             number = float(body["number"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return error_400("number must be a number")
+        if not math.isfinite(number):
+            return error_400("number must be a finite number")
     if "prompt" not in body:
         return error_400("No prompt provided", "no_prompt")
     extra = body.get("extra_data") or {}
@@ -109,7 +119,7 @@ async def get_queue(request: web.Request) -> web.Response:
     await state.ready.wait()  # after a restart, the stored pending prompts are queued again first
     queue = state.queue
     return web.json_response({"queue_running": [i.wire() for i in queue.running.values()],
-                              "queue_pending": [i.wire() for i in queue.pending()]})
+                              "queue_pending": [i.wire() for i in queue.pending()]}, dumps=dumps)
 
 
 async def post_queue(request: web.Request) -> web.Response:
@@ -141,8 +151,8 @@ async def post_interrupt(request: web.Request) -> web.Response:
     except BadRequest:
         body = None  # invalid JSON: a global interrupt, as ComfyUI
     prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
-    if state.executor is not None:
-        state.executor.interrupt(str(prompt_id) if prompt_id is not None else None)
+    if state.executor is not None:  # an empty id is none, as ComfyUI: interrupt whatever runs
+        state.executor.interrupt(str(prompt_id) if prompt_id not in (None, "") else None)
     return web.Response()
 
 
@@ -164,13 +174,13 @@ async def get_history(request: web.Request) -> web.Response:
         return error_400(str(exc))
     state = state_of(request)
     await state.history_ready.wait()  # after a restart the stored history is read back first
-    return web.json_response(state.history.page(max_items, -1 if offset is None else offset))
+    return web.json_response(state.history.page(max_items, -1 if offset is None else offset), dumps=dumps)
 
 
 async def get_history_item(request: web.Request) -> web.Response:
     state = state_of(request)
     await state.history_ready.wait()
-    return web.json_response(state.history.get(request.match_info["prompt_id"]))
+    return web.json_response(state.history.get(request.match_info["prompt_id"]), dumps=dumps)
 
 
 async def post_history(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from host.models.manager import ModelManager
 from host.runtime import memory_bytes
+from host.server.redact import redact_argv
 from host.server.routes_prompt import BadRequest, error_400, read_json
 from host.server.state import MODELS, STATE
 
@@ -30,7 +31,7 @@ def collect_stats(models: ModelManager) -> dict[str, Any]:
                        "comfyui_version": f"nodehost-{NODEHOST_VERSION}", "required_frontend_version": None,
                        "installed_templates_version": None, "required_templates_version": None,
                        "python_version": sys.version, "pytorch_version": torch.__version__,
-                       "embedded_python": False, "argv": sys.argv, "platform": platform.platform()},
+                       "embedded_python": False, "argv": redact_argv(sys.argv), "platform": platform.platform()},
             "devices": devices}
 
 

@@ -26,12 +26,16 @@ from host.executor.events import (
     event_data,
     event_type,
 )
+from host.server.jsontext import dumps
+from host.server.outbox import ClientOutbox
 from isolate.previews import encode_image
 
 log = logging.getLogger("nodehost.server")
 
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 100 * 1024 * 1024,
                    "extension": {"manager": {"supports_v4": True}}}
+#: the largest message a client may send (ComfyUI's default, 4 MB); a bigger frame closes the socket (1009)
+MAX_CLIENT_MESSAGE = 4 * 1024 * 1024
 _ALWAYS_ROUTED = {"execution_start", "execution_cached", "execution_success", "execution_error", "executing",
                   "executed"}
 
@@ -39,7 +43,9 @@ _ALWAYS_ROUTED = {"execution_start", "execution_cached", "execution_success", "e
 class WebSockets:
     """Connected sockets by sid; sends are serialized per socket by aiohttp."""
 
-    def __init__(self) -> None:
+    def __init__(self, **outbox_limits: Any) -> None:
+        #: ClientOutbox settings (max_items, max_bytes, deadline) for every client
+        self.outbox_limits = outbox_limits
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.flags: dict[str, dict[str, Any]] = {}
         self.client_of: dict[str, str | None] = {}  # prompt_id -> client_id
@@ -49,6 +55,8 @@ class WebSockets:
         #: prompts with a progress_state snapshot queued but not sent yet: later updates fold into it
         self._snapshot_queued: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
+        #: sid -> that client's bounded outbox and sender (a slow client never holds up the others)
+        self.outboxes: dict[str, ClientOutbox] = {}
 
     def start(self) -> None:
         """Start the one publisher task: every message goes out in the order it was queued."""
@@ -58,6 +66,8 @@ class WebSockets:
     async def stop(self) -> None:
         if self._publisher is not None:
             self._publisher.cancel()
+        for outbox in list(self.outboxes.values()):
+            await outbox.stop()
         for ws in list(self.sockets.values()):
             await ws.close()
 
@@ -83,14 +93,16 @@ class WebSockets:
         if message.get("type") == "__text__":
             await self.send_text_frame(message["node_id"], message["text"], sid)
             return
-        targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
-        for target_sid, ws in targets:
-            if ws is None or ws.closed:
-                continue
-            try:
-                await ws.send_json(message)
-            except (ConnectionError, RuntimeError) as exc:
-                log.debug("dropping a message to %s: %s", target_sid, exc)
+        text = dumps(message)
+        key = coalescing_key(message)
+        for outbox in self._targets(sid):
+            outbox.put(text, key)
+
+    def _targets(self, sid: str | None) -> list[ClientOutbox]:
+        if sid is None:
+            return list(self.outboxes.values())
+        outbox = self.outboxes.get(sid)
+        return [outbox] if outbox is not None else []
 
     def send_soon(self, message: dict[str, Any], sid: str | None) -> None:
         if self._outbox is not None:
@@ -135,23 +147,17 @@ class WebSockets:
                            "real_node_id": event.real_node_id, "image_type": mime}).encode()
         with_meta = struct.pack(">II", 4, len(meta)) + meta + data
         plain = struct.pack(">II", 1, image_type) + data
-        targets = list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]
-        for target_sid, ws in targets:
-            if ws is None or ws.closed:
-                continue
-            frame = with_meta if self.flags.get(target_sid, {}).get("supports_preview_metadata") else plain
-            try:
-                await ws.send_bytes(frame)
-            except (ConnectionError, RuntimeError) as exc:
-                log.debug("dropping a preview to %s: %s", target_sid, exc)
+        key = ("preview", event.prompt_id, event.node_id)
+        for outbox in self._targets(sid):
+            meta_ok = self.flags.get(outbox.sid, {}).get("supports_preview_metadata")
+            outbox.put(with_meta if meta_ok else plain, key)
 
     async def send_text_frame(self, node_id: str, text: str, sid: str | None) -> None:
         """§2.4 type 3: ``uint32 3`` + ``uint32 len(node_id)`` + node_id + text (send_progress_text)."""
         node = node_id.encode()
         frame = struct.pack(">II", 3, len(node)) + node + text.encode()
-        for _, ws in (list(self.sockets.items()) if sid is None else [(sid, self.sockets.get(sid))]):
-            if ws is not None and not ws.closed:
-                await ws.send_bytes(frame)
+        for outbox in self._targets(sid):
+            outbox.put(frame)
 
     def update_progress(self, event: NodeState) -> None:
         """O(1) per event; the snapshot (§2.3's cumulative progress_state) is built when it is sent, so a burst
@@ -170,17 +176,21 @@ class WebSockets:
             self.progress.pop(prompt_id, None)
 
     async def handler(self, request: web.Request, status: dict[str, Any]) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=0)
+        ws = web.WebSocketResponse(max_msg_size=MAX_CLIENT_MESSAGE)
         await ws.prepare(request)
         sid = request.query.get("clientId") or uuid.uuid4().hex
         old = self.sockets.pop(sid, None)
+        old_outbox = self.outboxes.pop(sid, None)
+        if old_outbox is not None:
+            await old_outbox.stop()
         if old is not None:
             await old.close()
         self.sockets[sid] = ws
+        outbox = self.outboxes[sid] = ClientOutbox(ws, sid, transport=request.transport, **self.outbox_limits)
         try:
-            await ws.send_json({"type": "status", "data": {"status": status, "sid": sid}})
+            outbox.put(dumps({"type": "status", "data": {"status": status, "sid": sid}}))
             if sid in self.last_node and self.last_node[sid] is not None:
-                await ws.send_json({"type": "executing", "data": {"node": self.last_node[sid]}})
+                outbox.put(dumps({"type": "executing", "data": {"node": self.last_node[sid]}}))
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT and first:
@@ -189,6 +199,9 @@ class WebSockets:
         finally:
             if self.sockets.get(sid) is ws:
                 del self.sockets[sid]
+            if self.outboxes.get(sid) is outbox:
+                del self.outboxes[sid]
+            await outbox.stop()
         return ws
 
     def _feature_flags(self, sid: str, text: str, ws: web.WebSocketResponse) -> None:
@@ -200,7 +213,22 @@ class WebSockets:
             return
         if isinstance(message, dict) and message.get("type") == "feature_flags":
             self.flags[sid] = message.get("data") or {}
-            asyncio.ensure_future(ws.send_json({"type": "feature_flags", "data": SERVER_FEATURES}))
+            outbox = self.outboxes.get(sid)
+            if outbox is not None:
+                outbox.put(dumps({"type": "feature_flags", "data": SERVER_FEATURES}))
+
+
+def coalescing_key(message: dict[str, Any]) -> Any:
+    """Messages a newer one makes obsolete: a prompt's progress_state snapshot, a node's progress."""
+    kind = message.get("type")
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return None
+    if kind == "progress_state":
+        return ("progress_state", data.get("prompt_id"))
+    if kind == "progress":
+        return ("progress", data.get("prompt_id"), data.get("node"))
+    return None
 
 
 def encode_preview(preview: Any, default_max: int = 512) -> tuple[str, int, bytes] | None:

@@ -66,10 +66,10 @@ def test_no_effect_flags_log_one_line_each(tmp_path: Path, caplog: pytest.LogCap
     from host.cli_flags import log_without_effect
 
     parser = build_parser()
-    args = parser.parse_args(["serve", "--lowvram", "--preview-method", "auto", "--fast", "--cpu"])
+    args = parser.parse_args(["serve", "--lowvram", "--tls-keyfile", "k", "--fast", "--disable-xformers", "--cpu"])
     with caplog.at_level(logging.INFO, logger="nodehost.cli"):
         flags = log_without_effect(args.serve_parser, args)
-    assert flags == ["--lowvram", "--preview-method", "--fast"]
+    assert flags == ["--disable-xformers", "--tls-keyfile", "--fast"]  # --lowvram, --cpu: implemented
     assert len([r for r in caplog.records if "has no effect" in r.getMessage()]) == 3
 
 

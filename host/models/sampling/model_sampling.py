@@ -49,6 +49,10 @@ class ModelSampling:
         sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
         return cls(sigmas=sigmas.float(), log_sigmas=sigmas.log().float(), prediction=prediction)
 
+    def to(self, device: torch.device | str) -> ModelSampling:
+        """A copy with its tables on ``device`` (so timestep() needs no transfer per call)."""
+        return ModelSampling(self.sigmas.to(device), self.log_sigmas.to(device), self.prediction, self.sigma_data)
+
     @property
     def sigma_min(self) -> Tensor:
         return self.sigmas[0]

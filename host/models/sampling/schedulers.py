@@ -12,6 +12,7 @@ from torch import Tensor
 
 from .errors import UnknownScheduler
 from .model_sampling import ModelSampling
+from .names import SCHEDULER_NAMES
 
 SchedulerFn = Callable[[ModelSampling, int], Tensor]
 
@@ -136,7 +137,6 @@ SCHEDULERS: dict[str, SchedulerFn] = {
     "linear_quadratic": linear_quadratic,
     "kl_optimal": kl_optimal,
 }
-SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
 
 # samplers that ComfyUI runs on steps+1 sigmas with the penultimate one dropped (KSampler.calculate_sigmas)
 DISCARD_PENULTIMATE_SIGMA_SAMPLERS = frozenset({"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"})

@@ -126,6 +126,8 @@ async def test_sandboxed_the_hostile_pack_is_denied_each_forbidden_thing(world: 
             listing = await attempt(executor, "listdir", str(world.ext))
             written = await attempt(executor, "write", str(Path(world.folders["output"]) / "allowed.txt"))
             me = await attempt(executor, "whoami")
+            inner = runner.child.inner_pid()  # signals (interrupt) go to the pack's process, not to bwrap
+            assert inner is not None and b"isolate.child" in Path(f"/proc/{inner}/cmdline").read_bytes()
         finally:
             await runner.close()
             server.close()
@@ -257,3 +259,32 @@ async def test_served_packs_run_sandboxed_with_their_routes(paths, tmp_path: Pat
         assert len(outputs["p"]["images"]) == 1
         resp = await client.get("/demo_pack/hello/world?q=1")
         assert resp.status == 200 and await resp.json() == {"hello": "world", "q": "1"}
+
+
+async def test_a_pack_the_user_exempts_runs_plainly_with_the_private_shm(world: World, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        paths) -> None:
+    """``enabled = false`` under --sandbox: that pack is not sandboxed, and still finds the tensors the host keeps
+    in its private shared-memory folder ($NODEHOST_SHM_DIR)."""
+    from builtin_nodes import load_builtin
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    shutil.rmtree(world.ext / "hostile_pack")
+    (world.ext / "demo_pack.deps.toml").write_text("[sandbox]\nenabled = false\n")
+    registry = Registry()
+    load_builtin(registry, paths)
+    with ShmHost(private=True) as shm:
+        config = SandboxConfig(True, tmp_path / "state", world.folders, shm.directory)
+        runners, statuses = await load_extensions(registry, world.ext, VenvBuilder(tmp_path / "envs"), offline=True,
+                                                  shm=shm, folders=world.folders, sandbox=config)
+        try:
+            assert [(s.state, s.sandbox) for s in statuses] == [("ready", "not sandboxed")], statuses
+            prompt = {"i": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                                   "color": 0}},
+                      "v": {"class_type": "DemoInvert", "inputs": {"image": ["i", 0]}},
+                      "p": {"class_type": "PreviewImage", "inputs": {"images": ["v", 0]}}}
+            result = await Executor(registry.freeze(), ListSink()).run(prompt, "exempt")
+            assert result.status == "success", result.error
+        finally:
+            for runner in runners:
+                await runner.close()

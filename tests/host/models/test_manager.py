@@ -54,7 +54,7 @@ def test_find_names_the_folder_and_its_directories(tmp_path: Path) -> None:
     manager = ModelManager(DeviceConfig(cpu=True), ModelFolders(tmp_path / "models"))
     write(tmp_path / "models" / "checkpoints" / "sub" / "m.safetensors", 4)
     assert manager.find("checkpoints", "sub/m.safetensors").name == "m.safetensors"
-    with pytest.raises(ModelFileMissing, match=r"'nope.safetensors' not found in checkpoints .*checkpoints"):
+    with pytest.raises(ModelFileMissing, match=r"nope.safetensors: not found in checkpoints .*checkpoints"):
         manager.find("checkpoints", "nope.safetensors")
 
 

@@ -94,3 +94,15 @@ def test_v_prediction_parameterisation() -> None:
 def test_unknown_scheduler(sd15: ModelSampling) -> None:
     with pytest.raises(UnknownScheduler, match="bogus"):
         calculate_sigmas(sd15, "bogus", 4)
+
+
+def test_names_import_without_torch_and_match_tables() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from host.models.sampling import SAMPLER_NAMES, SCHEDULER_NAMES; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+    from host.models.sampling import SAMPLER_NAMES, SAMPLERS, SCHEDULERS
+
+    assert tuple(SCHEDULERS) == SCHEDULER_NAMES and set(SAMPLERS) == set(SAMPLER_NAMES)
