@@ -121,3 +121,18 @@ def test_poetry_caret_range_is_installed(builder: VenvBuilder, tmp_path: Path) -
 def test_python_executable_is_the_hosts(builder: VenvBuilder, wheelhouse: Path) -> None:
     env = asyncio.run(builder.ensure(EnvSpec("pack_py", [], offline=True)))
     assert run_in(env.python, "import sys; print(sys.version_info[:2])") == str(sys.version_info[:2])
+
+
+def test_install_script_runs_at_build_and_again_when_it_changes(builder: VenvBuilder, tmp_path: Path) -> None:
+    pack = tmp_path / "installer"
+    pack.mkdir()
+    (pack / "install.py").write_text("import pathlib; p = pathlib.Path('runs.txt'); p.write_text(p.read_text() + 'x'"
+                                     " if p.exists() else 'x')\n")
+    spec_ = EnvSpec("installer", [], offline=True, pack_dir=pack)
+    assert asyncio.run(builder.ensure(spec_)).built
+    assert not asyncio.run(builder.ensure(spec_)).built
+    assert (pack / "runs.txt").read_text() == "x"  # once per build, not per start
+    (pack / "install.py").write_text("raise SystemExit('no compiler here')\n")
+    failed = asyncio.run(builder.ensure(spec_))
+    assert failed.built and "install.py exited with 1" in failed.notes[0] and "no compiler" in failed.notes[0]
+    assert asyncio.run(builder.ensure(spec_)).notes == failed.notes  # still reported on the next start
