@@ -43,7 +43,10 @@ def collect_stats() -> dict[str, Any]:
 
 
 async def get_system_stats(request: web.Request) -> web.Response:
-    return web.json_response(await asyncio.to_thread(collect_stats))
+    stats = await asyncio.to_thread(collect_stats)
+    store = request.app[STATE].store
+    stats["system"]["nodehost_store"] = store.health() if store is not None else None  # issue 15 item 3
+    return web.json_response(stats)
 
 
 async def post_free(request: web.Request) -> web.Response:
