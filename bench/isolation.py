@@ -12,9 +12,14 @@ through shared memory) and its shape back: ``first_*`` the first transfer of tha
 made for it), beside ``memcpy_fresh_*`` (a copy into freshly allocated pages); ``new_*`` a new ordinary tensor each
 time in steady state (one copy into the arena, given back after), beside ``memcpy_warm_*`` (a copy into warm
 pages); ``shared_*`` one born in shared memory (no copy). ``memcpy_256MB_ms`` is ``memcpy_warm_256MB``.
+``sandboxed_rpc_p50_ms`` / ``sandboxed_cold_start_s``: the same call and the same cold start with the child under
+bubblewrap (isolate/sandbox.py; null where bwrap cannot run here), medians interleaved with the unsandboxed ones;
+``bare_start_s`` / ``sandboxed_bare_start_s``: a child without torch, spawn to first answer (median of 9
+interleaved), where the sandbox's own start-up cost is not buried under ``import torch``.
 With ``--json`` the last line is one JSON object.
 Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain <= 0.3 ms per
-node, cold start <= 1.2x import torch. (pyisolate measured here: 0.47-0.68 ms p50, cold start 1.8-2.1 s.)
+node, cold start <= 1.2x import torch; the sandbox costs < 0.1 s at start and nothing per call. (pyisolate
+measured here: 0.47-0.68 ms p50, cold start 1.8-2.1 s.)
 """
 
 from __future__ import annotations
@@ -42,10 +47,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def rpc_figures(calls: int) -> dict[str, float]:
+def sandbox_launcher(name: str, pack_dir: Path) -> object | None:
+    """A bwrap launcher for a bench child (output/temp/state in a temporary folder), or None where bwrap cannot
+    run here."""
+    import tempfile
+
+    from host.extensions.sandbox import SandboxConfig, SandboxGrants
+    from isolate.sandbox import SandboxUnavailable
+
+    tmp = Path(tempfile.mkdtemp(prefix="nodehost-bench-sandbox-"))
+    config = SandboxConfig(True, tmp / "state", {"output": str(tmp / "output"), "temp": str(tmp / "temp")})
+    try:
+        return config.launcher(name, pack_dir, None, SandboxGrants())
+    except SandboxUnavailable as exc:
+        print(f"no sandbox figures: {exc}")
+        return None
+
+
+async def rpc_figures(calls: int, launcher: object | None = None) -> dict[str, float]:
     peer = Peer("bench")
     peer.register("ping", lambda params: None)
-    child = await spawn_child([sys.executable, CHILD], peer)
+    spawn = launcher.spawn if launcher is not None else spawn_child  # type: ignore[attr-defined]
+    child = await spawn([sys.executable, CHILD], peer)
     try:
         for _ in range(300):
             await peer.call("ping")
@@ -62,10 +85,11 @@ async def rpc_figures(calls: int) -> dict[str, float]:
             "callback_p50_ms": percentile(callbacks, 0.5)}
 
 
-async def child_start() -> float:
+async def child_start(torch: bool = True, launcher: object | None = None) -> float:
     peer = Peer("start")
+    spawn = launcher.spawn if launcher is not None else spawn_child  # type: ignore[attr-defined]
     t0 = time.perf_counter()
-    child = await spawn_child([sys.executable, CHILD, "--torch"], peer)
+    child = await spawn([sys.executable, CHILD, *(["--torch"] if torch else [])], peer)
     await peer.call("ping")
     elapsed = time.perf_counter() - t0
     await child.close()
@@ -121,8 +145,8 @@ def child_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def cold_start() -> float:
-    """Host with torch imported -> a pack importing torch -> its first node result."""
+async def cold_start(launcher: object | None = None) -> float:
+    """Host with torch imported -> a pack importing torch -> its first node result (under ``launcher``)."""
     from host.executor.events import ListSink
     from host.executor.executor import Executor
     from host.extensions.packs import start_pack
@@ -130,7 +154,7 @@ async def cold_start() -> float:
 
     registry = Registry()
     t0 = time.perf_counter()
-    runner, _ = await start_pack(registry, BENCH_PACK)
+    runner, _ = await start_pack(registry, BENCH_PACK, launcher=launcher)
     result = await Executor(registry, ListSink()).run(chain_prompt(1), "cold")
     elapsed = time.perf_counter() - t0
     assert result.status == "success", result.error
@@ -230,8 +254,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
-    figures: dict[str, object] = asyncio.run(rpc_figures(args.calls))
-    print(f"host -> child call: p50 {figures['rpc_p50_ms']:.3f} ms, p99 {figures['rpc_p99_ms']:.3f} ms")
+    sandbox = sandbox_launcher("bench", ROOT / "bench")  # the bench child script and bench_pack
+    rounds, boxed = [], []
+    for _ in range(3 if sandbox else 1):  # interleaved: plain, sandboxed, plain, ...
+        rounds.append(asyncio.run(rpc_figures(args.calls)))
+        if sandbox is not None:
+            boxed.append(asyncio.run(rpc_figures(args.calls, sandbox)))
+    figures: dict[str, object] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    figures["sandboxed_rpc_p50_ms"] = statistics.median(r["rpc_p50_ms"] for r in boxed) if boxed else None
+    print(f"host -> child call: p50 {figures['rpc_p50_ms']:.3f} ms, p99 {figures['rpc_p99_ms']:.3f} ms; "
+          f"sandboxed p50 {figures['sandboxed_rpc_p50_ms']} ms")
     print(f"child -> host call: p50 {figures['callback_p50_ms']:.3f} ms")
     import torch  # noqa: F401  (the host has torch imported, as a running nodehost does)
 
@@ -241,16 +273,27 @@ def main() -> None:
     figures.update(asyncio.run(chain_figures()))
     print(f"200-node chain: isolated {figures['chain200_us_per_node']:.1f} us/node, in-process "
           f"{figures['chain200_inprocess_us_per_node']:.1f} us/node; idle child {figures['idle_child_rss_mb']:.0f} MB")
-    starts, colds, imports = [], [], []
+    bare, boxed_bare = [], []
+    for _ in range(9 if sandbox is not None else 0):
+        bare.append(asyncio.run(child_start(False)))
+        boxed_bare.append(asyncio.run(child_start(False, sandbox)))
+    figures["bare_start_s"] = statistics.median(bare) if bare else None
+    figures["sandboxed_bare_start_s"] = statistics.median(boxed_bare) if boxed_bare else None
+    starts, colds, imports, boxed_colds = [], [], [], []
     for _ in range(5):
         starts.append(asyncio.run(child_start()))
         colds.append(asyncio.run(cold_start()))
+        if sandbox is not None:
+            boxed_colds.append(asyncio.run(cold_start(sandbox)))
         imports.append(import_torch())
+    figures["sandboxed_cold_start_s"] = statistics.median(boxed_colds) if boxed_colds else None
     figures["child_start_s"] = statistics.median(starts)
     figures["cold_start_s"] = statistics.median(colds)
     figures["import_torch_s"] = statistics.median(imports)
     print(f"child start with torch: {figures['child_start_s']:.2f} s; pack cold start: {figures['cold_start_s']:.2f} s;"
           f" import torch: {figures['import_torch_s']:.2f} s")
+    print(f"sandboxed: cold start {figures['sandboxed_cold_start_s']} s, call p50 {figures['sandboxed_rpc_p50_ms']} ms,"
+          f" bare child start {figures['sandboxed_bare_start_s']} s (unsandboxed {figures['bare_start_s']} s)")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from builtin_nodes.node_env import NodeFolders
 from builtin_nodes.paths import OutputPaths
 
 if TYPE_CHECKING:
     from host.registry import Registry
 
 
-def load_builtin(registry: Registry, paths: OutputPaths) -> None:
-    """Register every builtin node, run in-process by one LocalRunner."""
-    from builtin_nodes import image_ops, preview_any
+def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | None = None) -> None:
+    """Register every builtin node, run in-process by one LocalRunner. ``folders`` (default: ``input`` and
+    ``models`` under the working directory) are where LoadImage and the model loaders look."""
+    from builtin_nodes import (
+        clip_nodes,
+        conditioning,
+        image_io,
+        image_ops,
+        latent,
+        loaders,
+        preview_any,
+        sampler_nodes,
+        vae_nodes,
+    )
     from builtin_nodes.images import image_nodes
     from builtin_nodes.logic import NODES as LOGIC
     from builtin_nodes.primitives import NODES as PRIMITIVES
@@ -20,12 +32,19 @@ def load_builtin(registry: Registry, paths: OutputPaths) -> None:
     from builtin_nodes.strings import NODES as STRINGS
     from isolate.local_runner import LocalRunner
 
+    folders = folders or NodeFolders.default(paths.output_dir, paths.temp_dir)
     runner = LocalRunner()
     v3 = [*image_nodes(paths), *image_ops.NODES, *PRIMITIVES, *REBATCH, *STRINGS, *LOGIC]
     registry.add_classes({cls.define_schema().node_id: cls for cls in v3}, runner, origin="builtin")
     for module in (image_ops, preview_any):  # v1 classes: display names and python_module given here
         registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES, origin="builtin",
                              python_module=module.V1_MODULE)
+    for module in (latent, conditioning, clip_nodes, sampler_nodes, vae_nodes):
+        registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES, origin="builtin")
+    live_images, static_images = image_io.image_io_classes(folders)
+    registry.add_classes(live_images, runner, display_names=image_io.V1_DISPLAY_NAMES, live=True)
+    registry.add_classes(static_images, runner, display_names=image_io.V1_DISPLAY_NAMES)
+    registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
 
 
-__all__ = ["OutputPaths", "load_builtin"]
+__all__ = ["NodeFolders", "OutputPaths", "load_builtin"]

@@ -10,9 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from host import cli_ext, cli_serve
+from host import cli_ext, cli_models, cli_serve
 from host.executor.errors import ValidationFailed
 from host.executor.events import Event, Executed, Executing, ExecutionError
+from host.ui_workflow import UIWorkflowError, is_ui_workflow, to_prompt
 
 
 class PrintingSink:
@@ -59,19 +60,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
         prompt = prompt["prompt"]  # a POST /prompt body
+    workflow = prompt if is_ui_workflow(prompt) else None
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
-    paths = OutputPaths(Path(args.output_directory).resolve(), temp.resolve(), metadata=not args.disable_metadata)
-    load_builtin(registry, paths)
-    folders = {"base_path": str(Path.cwd()), "output": str(paths.output_dir), "temp": str(paths.temp_dir)}
+    output = cli_models.under_base(args, args.output_directory, "output")
+    paths = OutputPaths(output, temp.resolve(), metadata=not args.disable_metadata)
+    models = cli_models.build_models(args, paths.output_dir, paths.temp_dir)
+    load_builtin(registry, paths, models.folders)
+    folders = {"base_path": str(cli_models.base_directory(args)), "output": str(paths.output_dir),
+               "temp": str(paths.temp_dir), "input": str(models.folders.input_dir),
+               "models_dir": str(cli_models.base_directory(args) / "models")}
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
-    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache)
+    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache,
+                        models=models.manager)
     cleanup_stale()  # segments left by a host that died
-    with ShmHost() as shm, ExecutorThread() as worker:
+    error = cli_ext.sandbox_error(args)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 2
+    with ShmHost(private=args.sandbox) as shm, ExecutorThread() as worker:
         runners, statuses = worker.call(cli_ext.load(registry, args, shm, folders))  # children: the worker's loop
         cli_ext.report([s for s in statuses if s.state == "failed"], sys.stderr)
         registry.freeze()
         freeze_startup_objects()
+        if workflow is not None:  # the format the web frontend saves
+            try:
+                prompt = to_prompt(workflow, registry.object_info())
+            except UIWorkflowError as err:
+                worker.call(cli_ext.close(runners))
+                print(f"cannot convert the UI workflow {args.prompt}: {err}", file=sys.stderr)
+                return 2
+            executor.sink = PrintingSink(prompt)
         try:
             result = worker.call(executor.run(prompt, str(uuid.uuid4())))
         except ValidationFailed as err:
@@ -102,22 +121,22 @@ def add_cache_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device_flags(parser: argparse.ArgumentParser) -> None:
-    """ComfyUI's device flags (the model manager reads them as ``args.cpu``)."""
-    group = parser.add_argument_group("device")
-    group.add_argument("--cpu", action="store_true", help="run everything on the CPU, even when a GPU is present")
+    """ComfyUI's folder, preview, device, VRAM and dtype flags (host.cli_models, host.models.devices)."""
+    cli_models.add_model_flags(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodehost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute an API-format prompt file")
-    run.add_argument("prompt", help="API-format prompt JSON (or a POST /prompt body)")
-    run.add_argument("--output-directory", default="output", help="where SaveImage writes (default ./output)")
+    run.add_argument("prompt", help="API-format prompt JSON, a POST /prompt body, or a workflow saved by the web UI")
+    run.add_argument("--output-directory", default=None,
+                     help="where SaveImage writes (default <base-directory>/output)")
     run.add_argument("--temp-directory", default=None, help="where previews go (default: a new temp folder)")
     run.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     add_cache_flags(run)
     add_device_flags(run)
-    cli_ext.add_extension_flags(run)
+    cli_ext.add_extension_flags(run, sandbox=True)
     run.set_defaults(func=cmd_run)
     cli_ext.add_ext_parser(sub)
     cli_serve.add_serve_parser(sub, add_cache_flags, add_device_flags)

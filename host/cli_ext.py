@@ -16,7 +16,7 @@ def default_envs_dir() -> Path:
     return Path(base) / "nodehost" / "envs"
 
 
-def add_extension_flags(parser: argparse.ArgumentParser) -> None:
+def add_extension_flags(parser: argparse.ArgumentParser, sandbox: bool = False) -> None:
     group = parser.add_argument_group("extensions")
     group.add_argument("--extensions-dir", default="extensions",
                        help="folder of node packs, each run in its own environment (default ./extensions)")
@@ -25,8 +25,34 @@ def add_extension_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="extra wheel folder for pack dependencies (repeatable)")
     group.add_argument("--offline", action="store_true", help="build pack environments without an index")
-    group.add_argument("--extra-model-paths-config", action="append", default=[], metavar="YAML",
+    group.add_argument("--extra-model-paths-config", action="extend", nargs="+", default=[], metavar="YAML",
                        help="ComfyUI extra_model_paths.yaml: its custom_nodes folders are loaded too")
+    if sandbox:
+        group.add_argument("--sandbox", action="store_true",
+                           help="run every pack under bubblewrap: no network, only its own folders "
+                                "(docs/extensions.md)")
+
+
+def sandbox_error(args: argparse.Namespace) -> str | None:
+    """With --sandbox: why this machine cannot sandbox (bwrap missing, no user namespaces), else None."""
+    if not getattr(args, "sandbox", False):
+        return None
+    from isolate.sandbox import SandboxUnavailable, check_available
+
+    try:
+        check_available()
+    except SandboxUnavailable as exc:
+        return f"--sandbox: {exc}"
+    return None
+
+
+def sandbox_config(enabled: bool, envs: Path, shm: Any, folders: dict[str, Any] | None) -> Any:
+    """The loader's sandbox settings: state folders beside the environments, the host's shm folder."""
+    from host.extensions.sandbox import SandboxConfig
+
+    shm_dir = getattr(shm, "directory", "/dev/shm")
+    return SandboxConfig(enabled, envs.parent / "state", dict(folders or {}),
+                         shm_dir if shm_dir != "/dev/shm" else None)
 
 
 async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
@@ -47,14 +73,18 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
     envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
     return await load_extensions(registry, dirs, builder, find_links=args.find_links, offline=args.offline,
-                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders)
+                                 shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
+                                 sandbox=sandbox_config(bool(getattr(args, "sandbox", False)), envs, shm, folders))
 
 
 def report(statuses: list[Any], out: Any = None) -> None:
     out = out or sys.stdout
     for status in statuses:
-        detail = ", ".join(status.nodes) if status.state == "ready" else status.reason
-        print(f"{status.name:30} {status.state:9} {detail}", file=out)
+        detail = f"{len(status.nodes)} nodes: {', '.join(status.nodes)}" if status.state == "ready" else status.reason
+        sandbox = f" [{status.sandbox}]" if getattr(status, "sandbox", "") else ""
+        print(f"{status.name:30} {status.state:9} {detail}{sandbox}", file=out)
+        for note in getattr(status, "notes", []):  # skipped requirement lines, missing torchvision, install.py...
+            print(f"{'':30}   note: {note}", file=out)
 
 
 async def close(runners: list[Any]) -> None:
@@ -65,9 +95,17 @@ async def close(runners: list[Any]) -> None:
 def cmd_ext_list(args: argparse.Namespace) -> int:
     import asyncio
 
+    from isolate.shm import ShmHost
+
+    error = sandbox_error(args)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 2
+
     async def main() -> list[Any]:
-        runners, statuses = await load(Registry(), args)
-        await close(runners)
+        with ShmHost(private=args.sandbox) as shm:
+            runners, statuses = await load(Registry(), args, shm)
+            await close(runners)
         return statuses
 
     statuses = asyncio.run(main())
@@ -92,13 +130,14 @@ def cmd_ext_new(args: argparse.Namespace) -> int:
 def _env_for(args: argparse.Namespace) -> Any:
     import asyncio
 
-    from isolate.venv import EnvSpec, VenvBuilder, read_requirements
+    from host.extensions.loader import pack_env_spec
+    from isolate.venv import VenvBuilder
 
     pack = (Path(args.extensions_dir) / args.name).resolve()
     if not pack.is_dir():
         raise FileNotFoundError(f"no pack {args.name!r} in {args.extensions_dir}")
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
-    spec = EnvSpec(args.name, read_requirements(pack), list(args.find_links), args.offline)
+    spec, _ = pack_env_spec(pack, list(args.find_links), args.offline)  # the same environment `ext list` builds
     if getattr(args, "rebuild", False):
         (builder.env_dir(args.name) / ".nodehost-env.json").unlink(missing_ok=True)
     return pack, asyncio.run(builder.ensure(spec))
@@ -171,16 +210,49 @@ def cmd_ext_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ext_doctor(args: argparse.Namespace) -> int:
+    """Load one pack (as `ext list` does) and print its environment, the host modules it lacks, its nodes."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    from host.extensions.doctor import report
+    from host.extensions.loader import pack_env_spec
+
+    pack = Path(args.extensions_dir) / args.name
+    if not pack.is_dir():
+        print(f"no pack {args.name!r} in {args.extensions_dir}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as only:  # an extensions folder holding just this pack (and its manifest)
+        os.symlink(pack.resolve(), Path(only) / args.name)
+        manifest = Path(args.extensions_dir) / f"{args.name}.deps.toml"
+        if manifest.is_file():
+            shutil.copy(manifest, only)
+        one = argparse.Namespace(**{**vars(args), "extensions_dir": only, "extra_model_paths_config": []})
+
+        async def main() -> list[Any]:
+            runners, statuses = await load(Registry(), one)
+            await close(runners)
+            return statuses
+
+        status = asyncio.run(main())[0]
+        status.path = pack
+        _, reqs = pack_env_spec(pack.resolve(), list(args.find_links), args.offline)
+        print("\n".join(report(status, reqs)))
+    return 0 if status.state == "ready" else 1
+
+
 def add_ext_parser(sub: Any) -> None:
     ext = sub.add_parser("ext", help="node packs (extensions)")
     ext_sub = ext.add_subparsers(dest="ext_command", required=True)
     listing = ext_sub.add_parser("list", help="each pack's state: ready (its nodes), failed (why), disabled")
-    add_extension_flags(listing)
+    add_extension_flags(listing, sandbox=True)
     listing.set_defaults(func=cmd_ext_list)
     for name, func, help_text in (("new", cmd_ext_new, "scaffold a pack (a v1 node, a v3 node, a test)"),
                                   ("test", cmd_ext_test, "run a pack's tests inside its own environment"),
                                   ("rebuild", cmd_ext_rebuild, "rebuild a pack's environment from scratch"),
-                                  ("remove", cmd_ext_remove, "delete a pack and its environment")):
+                                  ("remove", cmd_ext_remove, "delete a pack and its environment"),
+                                  ("doctor", cmd_ext_doctor, "a pack's environment, what it lacks, its nodes")):
         cmd = ext_sub.add_parser(name, help=help_text)
         cmd.add_argument("name")
         add_extension_flags(cmd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +13,72 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from builtin_nodes import OutputPaths, load_builtin
+    from host import cli_models
+    from host.cli_flags import log_without_effect
     from host.registry import Registry
     from host.runtime import freeze_startup_objects, tune_gc
     from host.server.app import ServerConfig, build_app
+    from host.server.frontend import FrontendNotFound, default_web_root
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=getattr(logging, args.verbose), format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stdout if args.log_stdout else sys.stderr)
+    log_without_effect(args.serve_parser, args)
+    apply_base_directory(args)
+    try:
+        front_end_root = args.front_end_root or default_web_root(args.front_end_version)
+    except FrontendNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 2
     tune_gc()
-    config = ServerConfig(listen=args.listen, port=args.port, output_dir=Path(args.output_directory).resolve(),
-                          temp_dir=Path(args.temp_directory).resolve(), input_dir=Path(args.input_directory).resolve(),
-                          user_dir=Path(args.user_directory).resolve(),
-                          database=None if args.memory_only else Path(args.database or Path(args.user_directory) /
+    base = cli_models.base_directory(args)
+    user_dir = cli_models.under_base(args, args.user_directory, "user")
+    config = ServerConfig(listen=args.listen, port=args.port,
+                          output_dir=cli_models.under_base(args, args.output_directory, "output"),
+                          temp_dir=cli_models.under_base(args, args.temp_directory, "temp"),
+                          input_dir=cli_models.under_base(args, args.input_directory, "input"),
+                          user_dir=user_dir, models_dir=base / "models",
+                          database=None if args.memory_only else Path(args.database or user_dir /
                                                                        "nodehost.sqlite3").resolve(),
                           requeue_running=args.requeue_running, max_history=args.max_history,
                           disable_metadata=args.disable_metadata, auth_token=args.auth_token,
                           enable_cors_header=args.enable_cors_header, max_upload_size_mb=args.max_upload_size,
                           cache_lru=args.cache_lru, cache_ram=args.cache_ram, cache_none=args.cache_none)
-    config.extensions_dir = Path(args.extensions_dir).resolve()
+    config.extensions_dir = None if args.disable_all_custom_nodes else Path(args.extensions_dir).resolve()
     config.envs_dir = Path(args.envs_dir).resolve() if args.envs_dir else None
     config.find_links, config.offline = list(args.find_links), args.offline
-    config.extra_model_paths = [Path(p).resolve() for p in args.extra_model_paths_config]
+    config.extra_model_paths = cli_models.extra_model_paths(args)
     config.extra["multi_user"] = args.multi_user
-    config.extra["front_end_root"] = args.front_end_root
+    config.extra["front_end_root"] = str(front_end_root) if front_end_root else None
     config.extra["prewarm_packs"] = args.prewarm_packs
     config.extra["cpu"] = args.cpu
+    config.extra["sandbox"] = args.sandbox
+    from host.cli_ext import sandbox_error
+
+    error = sandbox_error(args)
+    if error is not None:  # never a silent fallback to running packs unsandboxed
+        logging.getLogger("nodehost.server").error("%s", error)
+        return 2
     registry = Registry()
-    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata))
+    models = cli_models.build_models(args, config.output_dir, config.temp_dir)
+    load_builtin(registry, OutputPaths(config.output_dir, config.temp_dir, metadata=not args.disable_metadata),
+                 models.folders)
     freeze_startup_objects()
     if any(h not in ("127.0.0.1", "localhost", "::1") for h in listen_hosts(args.listen)) and not args.auth_token:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    web.run_app(build_app(registry, config), host=listen_hosts(args.listen), port=args.port, print=None)
+    app = build_app(registry, config, models=models.manager)
+    if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
+        return 0
+    hosts = listen_hosts(args.listen)
+    web.run_app(app, host=hosts if len(hosts) > 1 else hosts[0], port=args.port, print=None, shutdown_timeout=5)
     return 0
+
+
+def apply_base_directory(args: argparse.Namespace) -> None:
+    """``--base-directory``: custom_nodes defaults under it (the other folders: host/cli_models.py)."""
+    if args.base_directory and args.extensions_dir == "extensions":
+        args.extensions_dir = str(Path(args.base_directory) / "custom_nodes")
 
 
 def auth_token(value: str) -> str:
@@ -62,13 +97,12 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     from host.cli_ext import add_extension_flags
 
     serve = sub.add_parser("serve", help="serve ComfyUI's HTTP + WebSocket API")
-    serve.add_argument("--listen", default="127.0.0.1",
-                       help="address(es) to listen on, comma-separated (default 127.0.0.1)")
+    serve.add_argument("--listen", default="127.0.0.1", nargs="?", const="0.0.0.0,::", metavar="IP",
+                       help="address(es) to listen on, comma-separated (default 127.0.0.1; with no value 0.0.0.0,::)")
     serve.add_argument("--port", type=int, default=8188, help="port (default 8188)")
-    serve.add_argument("--output-directory", default="output")
-    serve.add_argument("--temp-directory", default="temp")
-    serve.add_argument("--input-directory", default="input")
-    serve.add_argument("--user-directory", default="user")
+    serve.add_argument("--output-directory", default=None, help="default <base-directory>/output")
+    serve.add_argument("--temp-directory", default=None, help="default <base-directory>/temp")
+    serve.add_argument("--user-directory", default=None, help="default <base-directory>/user")
     serve.add_argument("--database", default=None,
                        help="SQLite file keeping the queue and history across restarts "
                             "(default <user-directory>/nodehost.sqlite3)")
@@ -78,7 +112,16 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
                        help="answer CORS (default origin *) instead of refusing cross-origin requests")
     serve.add_argument("--max-upload-size", type=float, default=100.0, help="in MB (default 100)")
-    serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at /")
+    serve.add_argument("--front-end-root", default=None, help="folder of a built ComfyUI web frontend to serve at / "
+                       "(default: the installed comfyui-frontend-package)")
+    serve.add_argument("--front-end-version", default=None, metavar="OWNER/REPO@VERSION",
+                       help="nothing is downloaded: must name the installed comfyui-frontend-package's version")
+    serve.add_argument("--verbose", nargs="?", const="DEBUG", default="INFO",
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="log level")
+    serve.add_argument("--log-stdout", action="store_true", help="log to stdout instead of stderr")
+    serve.add_argument("--disable-all-custom-nodes", action="store_true", help="load no node packs")
+    serve.add_argument("--dont-print-server", action="store_true", help="nodehost prints no server banner anyway")
+    serve.add_argument("--quick-test-for-ci", action="store_true", help="start up, then exit (as ComfyUI)")
     serve.add_argument("--disable-metadata", action="store_true", help="save images without prompt/workflow")
     serve.add_argument("--max-history", type=int, default=10000, help="history entries kept (default 10000)")
     serve.add_argument("--prewarm-packs", action="store_true",
@@ -89,5 +132,8 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
     add_cache_flags(serve)
     add_device_flags(serve)
-    add_extension_flags(serve)
-    serve.set_defaults(func=cmd_serve)
+    add_extension_flags(serve, sandbox=True)
+    from host.cli_flags import add_comfy_flags
+
+    add_comfy_flags(serve)  # last: what nodehost defines above wins
+    serve.set_defaults(func=cmd_serve, serve_parser=serve)

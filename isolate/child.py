@@ -30,10 +30,27 @@ from isolate.local_runner import LocalRunner  # noqa: E402
 from isolate.nodedef import NodeDef  # noqa: E402
 from isolate.rpc.peer import Peer  # noqa: E402
 
+PRESTARTUP = "prestartup_script.py"
+
+
+def run_prestartup(pack_dir: Path, name: str) -> None:
+    """ComfyUI runs a pack's ``prestartup_script.py`` before loading any node (packs register model folders and
+    patch paths there): here it runs in the pack's own process, before its ``__init__``."""
+    import importlib.util
+
+    if str(pack_dir.parent) not in sys.path:
+        sys.path.insert(0, str(pack_dir.parent))
+    script = pack_dir / PRESTARTUP
+    spec = importlib.util.spec_from_file_location(f"{pack_dir.name}_prestartup", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
 
 async def load_pack(pack_dir: Path, name: str) -> tuple[dict[str, type], dict[str, str], str | None]:
     """Import the pack as ComfyUI does (a module named after its folder) and collect its node classes."""
-    sys.path.insert(0, str(pack_dir.parent))
+    if str(pack_dir.parent) not in sys.path:
+        sys.path.insert(0, str(pack_dir.parent))
     module = importlib.import_module(pack_dir.name)
     web = getattr(module, "WEB_DIRECTORY", None)
     mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
@@ -91,14 +108,25 @@ class ChildServer:
         self.shm = ShmClient()
 
     async def load(self) -> None:
+        from isolate.import_watch import watching
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
-        try:
-            classes, display, web = await load_pack(self.pack_dir, self.name)
-        except Exception as exc:
-            self.info.failures["<import>"] = "".join(traceback.format_exception(exc))
-            return
+        with watching() as missed:
+            if (self.pack_dir / PRESTARTUP).is_file():
+                try:
+                    run_prestartup(self.pack_dir, self.name)
+                except Exception as exc:  # ComfyUI reports it and loads the pack anyway
+                    self.info.failures["<prestartup>"] = "".join(traceback.format_exception(exc))
+            try:
+                classes, display, web = await load_pack(self.pack_dir, self.name)
+            except Exception as exc:
+                report = missed.report()
+                self.info.failures["<import>"] = "".join(traceback.format_exception(exc)) + (
+                    f"while importing, the pack\n{report}\n" if report else "")
+                self.info.missing_imports = missed.relevant()
+                return
+        self.info.missing_imports = missed.relevant()
         self.info.web_directory = web
         module = f"custom_nodes.{self.pack_dir.name}"
         for node_name, cls in classes.items():

@@ -28,6 +28,8 @@ class NodeContext:
     node_id: str
     list_index: int
     hook: ProgressHook | None = None
+    #: the host's model manager (host.models.manager.ModelManager) for in-process nodes; None in pack children
+    models: Any = None
 
 
 CURRENT_NODE: ContextVar[NodeContext | None] = ContextVar("nodehost_current_node", default=None)
@@ -35,6 +37,13 @@ CURRENT_NODE: ContextVar[NodeContext | None] = ContextVar("nodehost_current_node
 
 def current_node() -> NodeContext | None:
     return CURRENT_NODE.get()
+
+
+def interrupt_requested() -> bool:
+    """True when the running prompt has been interrupted (a hook without ``interrupt_requested``: False)."""
+    ctx = CURRENT_NODE.get()
+    check = getattr(ctx.hook, "interrupt_requested", None) if ctx is not None else None
+    return bool(check()) if check is not None else False
 
 
 def report_progress(value: float, max_value: float | None = None, node_id: str | None = None,

@@ -20,6 +20,9 @@ class PackInfo(msgspec.Struct):
     failures: dict[str, str] = {}
     #: HTTP routes the pack registered on PromptServer.instance.routes: ``{"method", "path"}`` (served by the child)
     routes: list[dict[str, str]] = []
+    #: host modules (``comfy.sd``, ``nodes``...) and torch-family packages the pack tried to import and did not
+    #: get while it loaded, whether it caught the ImportError or not (isolate/import_watch.py)
+    missing_imports: list[str] = []
 
 
 class ClassCall(msgspec.Struct):

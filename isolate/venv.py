@@ -19,16 +19,24 @@ import re
 import shutil
 import sys
 import sysconfig
-import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from isolate.install_script import run_install_script, script_digest
+from isolate.pack_requirements import read_pack_requirements, requirement_name
+from isolate.pip_standin import write_standin
+
+__all__ = ["EnvSpec", "PackEnv", "VenvBuilder", "VenvBuildError", "read_requirements", "requirement_name"]
+
 #: provided by the host, never installed into a pack environment
 HOST_PROVIDED = ("torch", "torchvision", "torchaudio", "triton")
 MARKER = ".nodehost-env.json"
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class VenvBuildError(RuntimeError):
@@ -39,30 +47,9 @@ class VenvBuildError(RuntimeError):
         self.pack, self.reason, self.log = pack, reason, log
 
 
-def requirement_name(req: str) -> str:
-    match = _NAME.match(req)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
-
-
 def read_requirements(pack_dir: Path, manifest: dict[str, Any] | None = None) -> list[str]:
-    """The pack's dependencies: ``pyproject.toml [project].dependencies`` and ``requirements.txt``, then the
-    user's manifest (``{"add": [...], "remove": [names]}``, for packs that import what they do not declare)."""
-    reqs: list[str] = []
-    pyproject = pack_dir / "pyproject.toml"
-    if pyproject.is_file():
-        reqs += tomllib.loads(pyproject.read_text()).get("project", {}).get("dependencies", [])
-    requirements = pack_dir / "requirements.txt"
-    if requirements.is_file():
-        for line in requirements.read_text().splitlines():
-            line = line.split(" #")[0].strip()
-            if line and not line.startswith(("#", "-")):
-                reqs.append(line)
-    manifest = manifest or {}
-    removed = {requirement_name(r) for r in manifest.get("remove", [])}
-    added = list(manifest.get("add", []))
-    overridden = {requirement_name(r) for r in added}
-    kept = [r for r in reqs if requirement_name(r) not in removed | overridden]
-    return list(dict.fromkeys(kept + added))
+    """The pack's requirement lines from all its sources and the user's manifest (isolate/pack_requirements.py)."""
+    return read_pack_requirements(pack_dir, manifest).requirements
 
 
 def host_purelib() -> str:
@@ -97,10 +84,16 @@ class EnvSpec:
     requirements: list[str]
     find_links: list[str] = field(default_factory=list)
     offline: bool = False
+    #: the pack's own index options (``--extra-index-url URL``, ``--find-links DIR``) and ``-c`` constraint lines
+    index_options: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    #: the pack folder: its ``install.py`` (if any) runs once the environment is built
+    pack_dir: Path | None = None
 
     def digest(self) -> str:
         data = {"pack": self.pack, "requirements": self.requirements, "find_links": self.find_links,
-                "offline": self.offline, "python": sys.version, "host_purelib": host_purelib(),
+                "offline": self.offline, "index_options": self.index_options, "pack_constraints": self.constraints,
+                "python": sys.version, "host_purelib": host_purelib(), "install_py": script_digest(self.pack_dir),
                 "torch": _version("torch"), "constraints": host_torch_constraints()}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -111,6 +104,8 @@ class PackEnv:
     python: Path
     digest: str
     built: bool  # False when the cached environment was reused
+    #: what the user should know about how it was made (an install.py that failed)
+    notes: tuple[str, ...] = ()
 
 
 def _version(dist: str) -> str | None:
@@ -123,21 +118,39 @@ def _version(dist: str) -> str | None:
 def check_torch_requirement(pack: str, requirements: list[str]) -> None:
     """uv's excludes drop torch requirements silently: compare them with the host's torch ourselves."""
     torch_version = _version("torch")
-    for req in requirements:
-        if requirement_name(req) not in HOST_PROVIDED or torch_version is None:
+    if torch_version is None:
+        return
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
             continue
-        spec = req[len(_NAME.match(req).group(0)):].split(";")[0].strip()  # type: ignore[union-attr]
-        if spec and requirement_name(req) == "torch" and not _satisfies(torch_version, spec):
-            raise VenvBuildError(pack, f"needs {req.strip()}, but the host's torch is {torch_version}")
+        if canonicalize_name(req.name) != "torch" or (req.marker is not None and not req.marker.evaluate()):
+            continue
+        if req.specifier and not req.specifier.contains(Version(torch_version), prereleases=True):
+            raise VenvBuildError(pack, f"needs {line.strip()}, but the host's torch is {torch_version}")
 
 
-def _satisfies(version: str, spec: str) -> bool:
-    try:
-        from packaging.specifiers import SpecifierSet
-        from packaging.version import Version
-    except ImportError:  # packaging missing: cannot judge, let uv's constraints decide
-        return True
-    return Version(version) in SpecifierSet(spec.strip("()"), prereleases=True)
+def matching_build(dist: str, torch_version: str) -> str:
+    """The command that adds ``dist`` (torchvision / torchaudio) built for the host's torch, in the host's env."""
+    release, _, local = torch_version.partition("+")
+    major, minor = (int(x) for x in release.split(".")[:2])
+    version = f"0.{minor + 15}" if dist == "torchvision" and major == 2 else f"{major}.{minor}"
+    index = f" --index-url https://download.pytorch.org/whl/{local}" if local else ""
+    return f"pip install '{dist}=={version}.*'{index}"
+
+
+def torch_family_notes(requirements: list[str]) -> list[str]:
+    """torchvision / torchaudio are shared from the host like torch: a pack declaring one the host lacks is
+    told so (which package, the command that adds the build matching the host's torch), never dropped silently."""
+    torch_version = _version("torch")
+    notes = []
+    for dist in sorted({requirement_name(r) for r in requirements} & {"torchvision", "torchaudio"}):
+        if _version(dist) is None:
+            fix = f"; add it to the host with: {matching_build(dist, torch_version)}" if torch_version else ""
+            notes.append(f"requires {dist}, which the host does not have (it is shared from the host like torch, "
+                         f"never installed into a pack){fix}")
+    return notes
 
 
 class VenvBuilder:
@@ -159,7 +172,7 @@ class VenvBuilder:
             return None
         python = path / "bin" / "python"
         if marker.get("digest") == spec.digest() and python.exists():
-            return PackEnv(path, python, marker["digest"], built=False)
+            return PackEnv(path, python, marker["digest"], built=False, notes=tuple(marker.get("notes", [])))
         return None
 
     async def ensure(self, spec: EnvSpec) -> PackEnv:
@@ -175,24 +188,32 @@ class VenvBuilder:
         site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
         site.mkdir(parents=True, exist_ok=True)
         (site / "_nodehost_host.pth").write_text(f"import site; site.addsitedir({host_purelib()!r})\n")
+        options = self._install_options(spec, path)
+        write_standin(site, path, self.uv, options)
         if spec.requirements:
-            await self._install(spec, path)
+            (path / "nodehost-requirements.txt").write_text("\n".join(spec.requirements) + "\n")
+            cmd = [self.uv, "pip", "install", "--python", str(path / "bin" / "python"), *options,
+                   "-r", str(path / "nodehost-requirements.txt")]
+            await self._run(spec.pack, cmd)
+        notes = []
+        if spec.pack_dir is not None and script_digest(spec.pack_dir):
+            result = await run_install_script(spec.pack_dir, path)
+            if not result.ok:
+                notes.append(result.detail)
         digest = spec.digest()
-        (path / MARKER).write_text(json.dumps({"digest": digest, "requirements": spec.requirements}))
-        return PackEnv(path, path / "bin" / "python", digest, built=True)
+        (path / MARKER).write_text(json.dumps({"digest": digest, "requirements": spec.requirements, "notes": notes}))
+        return PackEnv(path, path / "bin" / "python", digest, built=True, notes=tuple(notes))
 
-    async def _install(self, spec: EnvSpec, path: Path) -> None:
-        (path / "nodehost-requirements.txt").write_text("\n".join(spec.requirements) + "\n")
+    def _install_options(self, spec: EnvSpec, path: Path) -> list[str]:
+        """What every install into this environment gets: torch-family excludes, the host's torch constraints
+        and the pack's ``-c`` lines, the index options (used by the build and by the pack's pip stand-in)."""
         (path / "nodehost-excludes.txt").write_text("\n".join(HOST_PROVIDED) + "\n")
-        (path / "nodehost-constraints.txt").write_text("\n".join(host_torch_constraints()) + "\n")
-        cmd = [self.uv, "pip", "install", "--python", str(path / "bin" / "python"),
-               "--excludes", str(path / "nodehost-excludes.txt"), "-c", str(path / "nodehost-constraints.txt"),
-               "-r", str(path / "nodehost-requirements.txt")]
-        if spec.offline:
-            cmd += ["--offline", "--no-index"]
+        (path / "nodehost-constraints.txt").write_text("\n".join(host_torch_constraints() + spec.constraints) + "\n")
+        options = ["--excludes", str(path / "nodehost-excludes.txt"), "-c", str(path / "nodehost-constraints.txt")]
+        options += ["--offline", "--no-index"] if spec.offline else spec.index_options
         for link in spec.find_links:
-            cmd += ["--find-links", link]
-        await self._run(spec.pack, cmd)
+            options += ["--find-links", link]
+        return options
 
     async def _run(self, pack: str, cmd: list[str]) -> str:
         env = {k: v for k, v in __import__("os").environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}

@@ -24,8 +24,11 @@ __all__ = ["Executor", "PromptResult"]
 class Executor:
     """One prompt at a time; keeps the output cache, cache keys and node instances between prompts."""
 
-    def __init__(self, registry: Registry, sink: EventSink, cache: OutputCache | None = None) -> None:
+    def __init__(self, registry: Registry, sink: EventSink, cache: OutputCache | None = None,
+                 models: Any = None) -> None:
         self.registry = registry
+        #: the host's ModelManager (host.models.manager), passed to nodes through their NodeContext
+        self.models = models
         self.sink = sink
         self.cache: OutputCache = cache if cache is not None else ClassicCache()
         self.interner = KeyInterner()

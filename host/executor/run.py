@@ -92,6 +92,10 @@ class PromptRun:
             self.emit(ProgressPreview(self.prompt_id, node_id, dyn.display_id(node_id), dyn.parent_id(node_id),
                                       dyn.real_id(node_id), preview))
 
+    def interrupt_requested(self) -> bool:
+        """Whether this run was interrupted (node code checks it between steps)."""
+        return self.ex.interrupt_flag.is_set()
+
     # -- the prompt -------------------------------------------------------------------------------------
     async def go(self) -> PromptResult:
         self.emit(ExecutionStart(self.prompt_id, now_ms()), record=True)
@@ -264,7 +268,7 @@ class PromptRun:
         inputs = self.dyn.nodes[nid].get("inputs") or {}
         wanted: list[str] = []
         for index, call in enumerate(calls):
-            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self))
+            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self, self.ex.models))
             try:
                 names = bound.runner.check_lazy(NodeCall(self.prompt_id, nid, bound.nodedef.name, index, call,
                                                          hidden))
@@ -293,7 +297,7 @@ class PromptRun:
                 continue
             if nd.api == "v1":  # v3 nodes are stateless: no instance to keep
                 self.ex.instances[(nid, nd.name)] = bound.runner
-            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self))
+            token = CURRENT_NODE.set(NodeContext(self.prompt_id, nid, index, self, self.ex.models))
             try:
                 out = bound.runner.execute(NodeCall(self.prompt_id, nid, nd.name, index, call, hidden))
                 if inspect.isawaitable(out):

@@ -29,6 +29,8 @@ class ExecutorState(Protocol):
     interrupt_flag: threading.Event
     instances: dict[tuple[str, str], NodeRunner]
     subcaches: dict[tuple[str, str], set[int]]
+    #: the host's model manager, handed to nodes through their NodeContext (None: no model nodes can run)
+    models: Any
 
     def drop_stale_instances(self, prompt: dict[str, dict[str, Any]]) -> None: ...
 

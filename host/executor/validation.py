@@ -304,6 +304,8 @@ async def validate_prompt(prompt: Any, registry: Registry,
                           partial_targets: list[str] | None = None) -> ValidatedPrompt:
     """Validate an API-format prompt; raises ValidationFailed (the 400 body) when no output can run."""
     outputs = check_structure(prompt, registry, partial_targets)
+    if registry.live:  # combo lists of model files, read again now
+        registry.refresh({node["class_type"] for node in prompt.values()})
     v = _Validator(prompt, registry)
     await v.run(outputs)
     good = [o for o in outputs if v.valid.get(o)]

@@ -59,7 +59,8 @@ class NodeDefCache:
 
 async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None,
                      python: str = sys.executable, shm: ShmHost | None = None, cache: NodeDefCache | None = None,
-                     env_digest: str = "", folders: dict[str, Any] | None = None) -> tuple[RemoteRunner, PackInfo]:
+                     env_digest: str = "", folders: dict[str, Any] | None = None,
+                     launcher: Any = None) -> tuple[RemoteRunner, PackInfo]:
     """Register the pack's nodes (name clashes are recorded conflicts) and return its runner and PackInfo.
 
     With a valid ``cache`` entry no child is spawned now (it starts on the first call); otherwise the child
@@ -67,6 +68,7 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
     ``PackInfo.failures`` and in ``registry.failures`` under ``<pack>:<node or <import>>`` (never cached)."""
     name = name or pack_dir.name
     runner = RemoteRunner(name, pack_dir, python, shm=shm, folders=folders)
+    runner.launcher = launcher  # None, or the pack's sandbox (host/extensions/sandbox.py)
     runner.loop = asyncio.get_running_loop()  # the child belongs to this loop, even when it starts later
     key = source_key(pack_dir, env_digest) if cache is not None else ""
     info = cache.get(name, key) if cache is not None else None

@@ -103,6 +103,8 @@ class RemoteRunner(NodeRunner):
         self.web_directory: str | None = None
         #: HTTP routes the pack registered (``{"method", "path"}``), served by its child
         self.routes: list[dict[str, str]] = []
+        #: spawns the child instead of spawn_child when set (isolate.sandbox.SandboxLauncher: under bwrap)
+        self.launcher: Any = None
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -119,7 +121,10 @@ class RemoteRunner(NodeRunner):
         env["NODEHOST_PARENT_PID"] = str(os.getpid())
         if self.folders is not None:
             env["NODEHOST_FOLDERS"] = json.dumps(self.folders)
-        self.child = await spawn_child(argv, peer, env=env, on_stderr=self._on_output)
+        if self.shm.directory != "/dev/shm":  # the host keeps its segments in its own folder
+            env["NODEHOST_SHM_DIR"] = self.shm.directory
+        spawn = self.launcher.spawn if self.launcher is not None else spawn_child
+        self.child = await spawn(argv, peer, env=env, on_stderr=self._on_output)
         return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
 
     async def ensure_started(self) -> None:

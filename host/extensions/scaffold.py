@@ -51,30 +51,29 @@ class {cls}Shout(io.ComfyNode):
 NODE_CLASS_MAPPINGS = {{"{cls}Bytes": {cls}Bytes, "{cls}Shout": {cls}Shout}}
 '''
 
-TEST = '''"""Runs the pack isolated, through nodehost, as it runs in a workflow: ``nodehost ext test {name}``."""
+TEST = '''"""Runs the pack isolated, through nodehost, as it runs in a workflow: ``nodehost ext test {name}``.
+
+Uses only host.testing, nodehost's stable testing surface for packs."""
 
 from pathlib import Path
 
-from host.executor.events import ListSink
-from host.executor.executor import Executor
-from host.extensions.packs import start_pack
-from host.registry import Registry
+from host.testing import isolated_pack
 
 PACK = Path(__file__).resolve().parents[1]
 
 
 async def test_nodes_run_isolated() -> None:
-    registry = Registry()
-    runner, info = await start_pack(registry, PACK)
-    try:
-        assert info.failures == {{}}
+    async with isolated_pack(PACK) as pack:
+        assert pack.failures == {{}}
         prompt = {{"b": {{"class_type": "{cls}Bytes", "inputs": {{"size": 2000000}}}},
                   "s": {{"class_type": "{cls}Shout", "inputs": {{"text": ["b", 0]}}}}}}
-        result = await Executor(registry.freeze(), ListSink()).run(prompt, "test")
+        result = await pack.run(prompt)
         assert result.status == "success", result.error
         assert result.outputs["s"] == {{"text": ["2.0 MB"]}}
-    finally:
-        await runner.close()
+
+
+async def test_with_the_fixture(nodehost_pack) -> None:
+    assert sorted(nodehost_pack.nodes) == ["{cls}Bytes", "{cls}Shout"]
 '''
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,9 @@ class Registry:
     conflicts: list[Conflict] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     frozen: bool = False
+    #: nodes whose definition reads the disk (combo lists of model or input files): name -> rebuild, called
+    #: by :meth:`refresh` when /object_info or validation asks
+    live: dict[str, Callable[[], NodeDef]] = field(default_factory=dict)
 
     def add(self, nodedef: NodeDef, runner: NodeRunner) -> bool:
         """Register a node; a name already taken is a recorded conflict (first one kept)."""
@@ -81,21 +85,37 @@ class Registry:
         return True
 
     def add_classes(self, classes: dict[str, type], runner: Any, display_names: dict[str, str] | None = None,
-                    origin: str = "builtin", python_module: str = "nodes") -> None:
+                    origin: str = "builtin", python_module: str = "nodes", live: bool = False) -> None:
         """Read v1 classes or v3 ComfyNode classes into NodeDefs bound to ``runner`` (a LocalRunner).
 
-        A class whose definition fails is recorded in ``failures`` and loading goes on."""
+        A class whose definition fails is recorded in ``failures`` and loading goes on. ``live`` classes are
+        read again by :meth:`refresh` (their inputs list files)."""
         for name, cls in classes.items():
-            try:
+            def build(name: str = name, cls: type = cls) -> NodeDef:
                 if hasattr(cls, "define_schema"):
-                    nd = nodedef_from_v3(cls, origin=origin, python_module=python_module)
-                else:
-                    nd = nodedef_from_v1(name, cls, (display_names or {}).get(name), python_module, origin)
+                    return nodedef_from_v3(cls, origin=origin, python_module=python_module)
+                return nodedef_from_v1(name, cls, (display_names or {}).get(name), python_module, origin)
+
+            try:
+                nd = build()
             except Exception as exc:  # a broken node class must not stop the others from loading
                 self.failures[name] = f"{type(exc).__name__}: {exc}"
                 continue
             if self.add(nd, runner):
                 runner.add(nd, cls)
+                if live:
+                    self.live[nd.name] = build
+
+    def refresh(self, names: Iterable[str] | None = None) -> None:
+        """Rebuild the live nodes among ``names`` (all of them when None), keeping their runners; a rebuild
+        that fails keeps the previous definition."""
+        for name in self.live if names is None else [n for n in names if n in self.live]:
+            try:
+                nd = self.live[name]()
+            except Exception:
+                continue
+            bound = self.nodes[name]
+            self.nodes[name] = BoundNode(nd, bound.runner)
 
     def freeze(self) -> Registry:
         self.frozen = True
@@ -105,7 +125,9 @@ class Registry:
         return self.nodes.get(name)
 
     def object_info(self, name: str | None = None) -> dict[str, Any]:
-        """``/object_info`` (all nodes) or ``/object_info/{name}`` (``{}`` when unknown)."""
+        """``/object_info`` (all nodes) or ``/object_info/{name}`` (``{}`` when unknown); live nodes re-read."""
+        if self.live:
+            self.refresh(None if name is None else [name])
         if name is not None:
             node = self.nodes.get(name)
             return {name: node.nodedef.info} if node else {}

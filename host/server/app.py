@@ -8,15 +8,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from host.executor.caches import make_cache
 from host.executor.executor import Executor
 from host.executor.worker import ExecutorThread
+from host.models.manager import ModelManager
 from host.registry import Registry
 from host.server.history import History
 from host.server.queue import PromptQueue, QueueItem
-from host.server.state import STATE, ServerConfig, ServerState, now_ms
+from host.server.state import MODELS, STATE, ServerConfig, ServerState, now_ms
 from host.server.store import Store
 from host.server.ws import WebSockets
 
@@ -82,7 +83,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     cfg = state.config
     state.sockets.start()
     cache = make_cache(lru=cfg.cache_lru, ram_gb=cfg.cache_ram, none=cfg.cache_none)
-    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache)
+    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache,
+                              models=app[MODELS])
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
     if cfg.database is not None:
@@ -138,7 +140,7 @@ async def start_packs(state: ServerState) -> Any:
     cfg = state.config
     shm = None
     if cfg.extensions_dir is not None and not state.registry.frozen:
-        from host.cli_ext import default_envs_dir
+        from host.cli_ext import default_envs_dir, sandbox_config
         from host.extensions.loader import load_extensions
         from host.extensions.model_paths import custom_node_dirs
         from host.extensions.packs import NodeDefCache
@@ -146,7 +148,8 @@ async def start_packs(state: ServerState) -> Any:
         from isolate.venv import VenvBuilder
 
         cleanup_stale()
-        shm = ShmHost()
+        sandboxed = bool(cfg.extra.get("sandbox"))
+        shm = ShmHost(private=sandboxed)  # a private folder: the only part of /dev/shm a sandbox sees
         dirs = [cfg.extensions_dir, *(d for c in cfg.extra_model_paths for d in custom_node_dirs(c))]
         envs = cfg.envs_dir or default_envs_dir()
         folders = {"output": str(cfg.output_dir), "temp": str(cfg.temp_dir), "input": str(cfg.input_dir),
@@ -155,7 +158,7 @@ async def start_packs(state: ServerState) -> Any:
         state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
             state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
             offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
-            prewarm=bool(cfg.extra.get("prewarm_packs")))))
+            prewarm=bool(cfg.extra.get("prewarm_packs")), sandbox=sandbox_config(sandboxed, envs, shm, folders))))
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)
@@ -183,10 +186,25 @@ async def warm_up() -> None:
         await asyncio.sleep(0)
 
 
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open handlers: an open WebSocket would hold the stop for seconds."""
+    for ws in list(app[STATE].sockets.sockets.values()):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def default_models(config: ServerConfig) -> ModelManager:
+    """A ModelManager over the config's model folders (``--cpu`` from ``config.extra``); probes nothing yet."""
+    from host.folders import ModelFolders
+    from host.models.devices import DeviceConfig
+
+    return ModelManager(DeviceConfig(cpu=bool(config.extra.get("cpu"))), ModelFolders.from_config(config))
+
+
 def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
-              middlewares: list[Any] | None = None) -> web.Application:
-    """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``."""
+              middlewares: list[Any] | None = None, models: ModelManager | None = None) -> web.Application:
+    """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``. ``models``
+    is the host's ModelManager (default: one over the config's model folders)."""
     from host.server import (
         routes_files,
         routes_jobs,
@@ -207,6 +225,8 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
              + list(middlewares or []))
     app = web.Application(client_max_size=max_body, middlewares=chain)
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
+    manager = models if models is not None else default_models(config)
+    app[MODELS] = app[STATE].models = manager
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
               + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))
     users.install(app, config)
@@ -222,7 +242,8 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     app.add_routes(routes)
     app.add_routes([web.route(r.method, "/api" + r.path, r.handler) for r in routes])  # type: ignore[attr-defined]
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_sockets)
     return app
 
 
-__all__ = ["STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]
+__all__ = ["MODELS", "STATE", "QueueItem", "ServerConfig", "ServerState", "build_app", "now_ms"]

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_urldispatcher import DynamicResource
 
+from host.server import frontend
 from host.server.state import STATE
 from isolate.protocol import HttpRequest
 
@@ -32,8 +33,8 @@ async def forward(request: web.Request) -> web.StreamResponse:
     await state.ready.wait()
     path = request.path
     found = find(state.runners, request.method, path)
-    if found is None:
-        raise web.HTTPNotFound()
+    if found is None:  # ComfyUI's last route: the web root's files
+        return await frontend.static_file(request)
     runner, route = found
     sub_path = path[4:] if path.startswith("/api/") and DynamicResource(route)._match(path) is None else path
     body = await request.read()

@@ -1,4 +1,5 @@
-"""/system_stats (real figures, read off the loop) and /free."""
+"""/system_stats (real figures from the model manager, read off the loop) and /free (unload_models,
+free_memory: applied by the queue worker between prompts)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,22 @@ from typing import Any
 
 from aiohttp import web
 
+from host.models.manager import ModelManager
 from host.runtime import memory_bytes
 from host.server.redact import redact_argv
 from host.server.routes_prompt import BadRequest, error_400, read_json
-from host.server.state import STATE
+from host.server.state import MODELS, STATE
 
 NODEHOST_VERSION = "0.1.0"
 
 
-def collect_stats() -> dict[str, Any]:
-    """Runs in a thread: torch may still be loading on the executor's thread."""
+def collect_stats(models: ModelManager) -> dict[str, Any]:
+    """Runs in a thread: torch may still be loading on the executor's thread. The devices are the model
+    manager's (the compute device first, with its real free memory)."""
     import torch
 
     total, free = memory_bytes()
-    devices = []
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            free_vram, total_vram = torch.cuda.mem_get_info(i)
-            reserved = torch.cuda.memory_reserved(i)
-            devices.append({"name": torch.cuda.get_device_name(i), "type": "cuda", "index": i,
-                            "vram_total": total_vram, "vram_free": free_vram, "torch_vram_total": reserved,
-                            "torch_vram_free": reserved - torch.cuda.memory_allocated(i)})
-    else:
-        devices.append({"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free,
-                        "torch_vram_total": total, "torch_vram_free": free})
+    devices = models.stats()
     return {"system": {"os": os.name if os.name != "posix" else sys.platform, "ram_total": total, "ram_free": free,
                        "comfyui_version": f"nodehost-{NODEHOST_VERSION}", "required_frontend_version": None,
                        "installed_templates_version": None, "required_templates_version": None,
@@ -43,7 +36,7 @@ def collect_stats() -> dict[str, Any]:
 
 
 async def get_system_stats(request: web.Request) -> web.Response:
-    stats = await asyncio.to_thread(collect_stats)
+    stats = await asyncio.to_thread(collect_stats, request.app[MODELS])
     store = request.app[STATE].store
     stats["system"]["nodehost_store"] = store.health() if store is not None else None  # issue 15 item 3
     return web.json_response(stats)

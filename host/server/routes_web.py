@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from host.server import frontend
 from host.server.safe_paths import PathRefused, resolve_user_file
 from host.server.state import STATE, ServerState
 
-_NO_CACHE = {"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "0"}
 _EXAMPLE_DIRS = ("example_workflows", "example", "examples", "workflow", "workflows")
 _LOCALE_FILES = ("main", "nodeDefs", "commands", "settings")
 
@@ -38,19 +38,12 @@ def pack_dirs(state: ServerState) -> list[Path]:
     return [s.path for s in state.packs if s.state == "ready"]
 
 
-async def index(request: web.Request) -> web.StreamResponse:
-    root = request.app[STATE].config.extra.get("front_end_root")
-    if root and (Path(root) / "index.html").is_file():
-        return web.FileResponse(Path(root) / "index.html", headers=_NO_CACHE)
-    return web.Response(status=404, text="no web frontend installed: start nodehost serve with --front-end-root DIR")
-
-
 async def extension_file(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     await state.ready.wait()
     web_dir = pack_web_dirs(state).get(request.match_info["pack"])
-    if web_dir is None:
-        return web.Response(status=404)
+    if web_dir is None:  # /extensions/core/... and the like: the web root's own files
+        return await frontend.static_file(request)
     rel = Path(request.match_info["path"])
     try:
         path = resolve_user_file({"web": web_dir}, "web", "" if str(rel.parent) == "." else str(rel.parent), rel.name)
@@ -184,6 +177,7 @@ def routes() -> list[web.RouteDef]:
 
 def root_routes() -> list[web.RouteDef]:
     """Not duplicated under /api: the index and pack web folders (static, as ComfyUI), and /internal logs."""
-    return [web.get("/", index), web.get("/extensions/{pack}/{path:.+}", extension_file),
+    return [web.get("/", frontend.index), web.get("/extensions/{pack}/{path:.+}", extension_file),
+            *frontend.package_routes(),
             web.get("/internal/logs", get_logs), web.get("/internal/logs/raw", get_logs_raw),
             web.patch("/internal/logs/subscribe", subscribe_logs)]

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from host.executor.executor import Executor
 from host.executor.worker import ExecutorThread
+from host.models.manager import ModelManager
 from host.registry import Registry
 from host.server.history import History
 from host.server.memory import Collector
@@ -83,10 +84,14 @@ class ServerState:
     free_requested: set[str] = field(default_factory=set)
     #: the rate-limited collection after each prompt (issue 15 item 1)
     collector: Collector = field(default_factory=Collector)
+    #: the host's one ModelManager (also at ``app[MODELS]``), handed to the executor
+    models: ModelManager | None = None
 
     def apply_free(self) -> None:
-        """``free_memory`` drops the executor's caches (ComfyUI resets them too); ``unload_models`` has nothing
-        to unload until the model manager lands."""
+        """``unload_models`` moves every model off the GPU and empties the model cache; ``free_memory`` does that
+        and drops the executor's caches too (as ComfyUI's worker does)."""
+        if self.free_requested and self.models is not None:
+            self.models.unload_all()
         if "free_memory" in self.free_requested and self.executor is not None:
             self.executor.cache.clear()
             self.executor.subcaches.clear()
@@ -101,10 +106,12 @@ class ServerState:
 
 
 STATE = web.AppKey("nodehost_state", ServerState)
+#: the host's ModelManager (host.models.manager), built at start-up
+MODELS = web.AppKey("nodehost_models", ModelManager)
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-__all__ = ["STATE", "ServerConfig", "ServerState", "now_ms"]
+__all__ = ["MODELS", "STATE", "ServerConfig", "ServerState", "now_ms"]

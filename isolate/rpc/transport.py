@@ -17,9 +17,11 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
     """Feeds the child's stdout to the peer; when the process has exited and its stdout is drained, the peer
     fails what is still pending with the exit status."""
 
-    def __init__(self, peer: Peer, on_stderr: Callable[[bytes], None] | None) -> None:
+    def __init__(self, peer: Peer, on_stderr: Callable[[bytes], None] | None,
+                 exit_status: Callable[[int], int] | None = None) -> None:
         self.peer = peer
         self.on_stderr = on_stderr
+        self.exit_status = exit_status
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.SubprocessTransport | None = None
         self._stdout_closed = False
@@ -48,7 +50,8 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
         assert self.transport is not None
         code = self.transport.get_returncode()
         if not self.exited.done():
-            self.exited.set_result(code if code is not None else -1)
+            code = code if code is not None else -1
+            self.exited.set_result(self.exit_status(code) if self.exit_status is not None else code)
         self._maybe_lost()
 
     def _maybe_lost(self) -> None:
@@ -102,15 +105,17 @@ class ChildProcess:
 
 
 async def spawn_child(argv: Sequence[str], peer: Peer, *, env: dict[str, str] | None = None, cwd: str | None = None,
-                      on_stderr: Callable[[bytes], None] | None = None, **popen: Any) -> ChildProcess:
+                      on_stderr: Callable[[bytes], None] | None = None,
+                      exit_status: Callable[[int], int] | None = None, **popen: Any) -> ChildProcess:
     """Start ``argv`` with its stdin/stdout connected to ``peer``; stderr goes to ``on_stderr`` (or is inherited).
-    The peer fails every pending call with the exit status when the child exits."""
+    The peer fails every pending call with the exit status when the child exits (``exit_status`` maps it first:
+    a wrapper such as bwrap reports its child's death by signal N as status 128 + N)."""
     loop = asyncio.get_running_loop()
     protocol: _ChildProtocol | None = None
 
     def factory() -> _ChildProtocol:
         nonlocal protocol
-        protocol = _ChildProtocol(peer, on_stderr)
+        protocol = _ChildProtocol(peer, on_stderr, exit_status)
         return protocol
 
     transport, _ = await loop.subprocess_exec(

@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ._ledger import GRAIN, Alloc, Ledger, Seg, unlink_all
-from ._segment import shm_root
+from ._segment import SHM_DIR, private_dir, remove_private_dir, shm_root
 from ._types import ITEMSIZE, ShmError, ShmStats, SlabGrant, TensorHandle, contiguous_strides, round_up
 from ._views import (
     Reaper,
@@ -56,19 +56,24 @@ class ShmHost:
     allocation above half of it gets its own segment. pool_bytes: free warm segments kept for reuse.
     prefault: map every page of a segment made ahead of need (``reserve``) at once, so that the first copy into it
     costs no page faults (a segment made for a waiting copy is faulted by that copy instead).
+    private: keep the segments in this host's own folder (``directory``, see _segment.py) instead of /dev/shm
+    itself: a sandbox can then show a child that folder alone. Children learn it from $NODEHOST_SHM_DIR.
     """
 
     def __init__(
-        self, *, root: str | None = None, slab_bytes: int = 64 << 20, pool_bytes: int = 256 << 20, prefault: bool = True
+        self, *, root: str | None = None, slab_bytes: int = 64 << 20, pool_bytes: int = 256 << 20,
+        prefault: bool = True, private: bool = False,
     ) -> None:
         self.root = shm_root(root)
-        self._ledger = Ledger(self.root, round_up(slab_bytes, GRAIN), pool_bytes, prefault)
+        #: the folder holding this host's segments (/dev/shm, or its private folder)
+        self.directory = private_dir(self.root) if private else SHM_DIR
+        self._ledger = Ledger(self.root, round_up(slab_bytes, GRAIN), pool_bytes, prefault, self.directory)
         self._refs: dict[str, dict[Seg | Alloc, int]] = {}  # owner -> {segment or allocation: count}
         self._reaper = Reaper(self._apply)
         self._closed = False
         self._copies = self._copied_bytes = self._allocations_total = 0
         # unlink at interpreter exit (or garbage collection) if close() was never called
-        self._unlinker = weakref.finalize(self, unlink_all, self._ledger.names)
+        self._unlinker = weakref.finalize(self, unlink_all, self._ledger.names, self.directory)
 
     def export(self, obj: Any, *, owner: str | None = None) -> TensorHandle:
         """A handle to `obj` (torch tensor or numpy array) in shared memory.
@@ -209,6 +214,8 @@ class ShmHost:
                 self._closed = True
                 self._ledger.destroy_all()
                 self._refs.clear()
+                if self.directory != SHM_DIR:
+                    remove_private_dir(self.directory)
 
     def __enter__(self) -> ShmHost:
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 
 from ._arena import FreeList
-from ._segment import AddressIndex, Mapping, create_segment, new_name, unlink_segment
+from ._segment import SHM_DIR, AddressIndex, Mapping, create_segment, new_name, remove_private_dir, unlink_segment
 from ._types import ALIGN, ShmError, TensorHandle, check_handle, round_up
 
 GRAIN = 1 << 20  # dedicated and granted segments are rounded up to whole MiB
@@ -42,8 +42,9 @@ class Alloc:
 
 
 class Ledger:
-    def __init__(self, root: str, slab_bytes: int, pool_bytes: int, prefault: bool) -> None:
+    def __init__(self, root: str, slab_bytes: int, pool_bytes: int, prefault: bool, directory: str) -> None:
         self.root, self.slab_bytes, self.pool_bytes, self.prefault = root, slab_bytes, pool_bytes, prefault
+        self.directory = directory
         self.segs: dict[str, Seg] = {}
         self.names: set[str] = set()  # every file this host has in /dev/shm (shared with its exit finalizer)
         self.pool: list[Seg] = []
@@ -96,7 +97,8 @@ class Ledger:
             self.pool.remove(seg)
         else:
             name = new_name(self.root)
-            seg = Seg(create_segment(name, round_up(min_size, GRAIN), self.prefault and ahead))
+            seg = Seg(create_segment(name, round_up(min_size, GRAIN), self.prefault and ahead,
+                                      self.directory))
             self.segs[name] = seg
             self.names.add(name)
             self._index.add(seg.map.base, seg.map.size, seg)
@@ -135,7 +137,7 @@ class Ledger:
         self.segs.pop(seg.name, None)
         self.names.discard(seg.name)
         self._index.remove(seg.map.base)
-        unlink_segment(seg.name)
+        unlink_segment(seg.name, self.directory)
         seg.map.close()
 
     def destroy_all(self) -> None:
@@ -159,6 +161,8 @@ def _add_alloc(seg: Seg, off: int, size: int) -> Alloc:
     return alloc
 
 
-def unlink_all(names: set[str]) -> None:
+def unlink_all(names: set[str], directory: str = SHM_DIR) -> None:
     for name in list(names):
-        unlink_segment(name)
+        unlink_segment(name, directory)
+    if directory != SHM_DIR:
+        remove_private_dir(directory)

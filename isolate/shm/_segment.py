@@ -4,6 +4,10 @@ Not multiprocessing.shared_memory: in Python 3.11 its resource tracker unlinks a
 attached to it exits. A name is `{root}-{host pid}-{counter}`; the root defaults to "nodehost" and the
 NODEHOST_SHM_PREFIX environment variable overrides it. Files are created 0600, O_EXCL.
 
+A host may keep its segments in a private folder (`private_dir(root)`: `/dev/shm/{root}-{host pid}.{n}.d`, 0700)
+instead of /dev/shm itself, so that a sandboxed child can be shown that folder alone; a child finds it in the
+NODEHOST_SHM_DIR environment variable (default /dev/shm).
+
 A mapping is never closed while a view may use it: views are built on a numpy array over a memoryview of the
 mmap, which keeps a buffer export alive, so `mm.close()` raises BufferError instead of unmapping under a live
 view (which would SIGSEGV). `Mapping.close` tries, and on BufferError just drops the reference: the kernel
@@ -24,10 +28,12 @@ from ._types import ShmError
 
 SHM_DIR = "/dev/shm"
 ENV_PREFIX = "NODEHOST_SHM_PREFIX"
+ENV_DIR = "NODEHOST_SHM_DIR"
 DEFAULT_ROOT = "nodehost"
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux >= 5.14; the constant is 3.13+
 _ROOT_RE = re.compile(r"[A-Za-z0-9_.]{1,64}")
 _NAME_RE = re.compile(r"([A-Za-z0-9_.]{1,64})-(\d{1,10})-(\d{1,20})")
+_DIR_RE = re.compile(r"([A-Za-z0-9_.]{1,64})-(\d{1,10})\.(\d{1,20})\.d")
 _counter = itertools.count()  # process-wide, so two ShmHosts in one process never collide
 
 
@@ -41,6 +47,18 @@ def shm_root(root: str | None = None) -> str:
 
 def new_name(root: str) -> str:
     return f"{root}-{os.getpid()}-{next(_counter)}"
+
+
+def private_dir(root: str) -> str:
+    """A new segment folder for one ShmHost, created 0700: ``{root}-{host pid}.{counter}.d``."""
+    path = os.path.join(SHM_DIR, f"{root}-{os.getpid()}.{next(_counter)}.d")
+    os.mkdir(path, mode=0o700)
+    return path
+
+
+def client_dir() -> str:
+    """Where a child opens segments: $NODEHOST_SHM_DIR (the host's private folder), else /dev/shm."""
+    return os.environ.get(ENV_DIR) or SHM_DIR
 
 
 def check_name(name: str) -> str:
@@ -67,10 +85,10 @@ class Mapping:
             pass  # a view still holds an export: the mmap goes away with it
 
 
-def create_segment(name: str, size: int, prefault: bool = True) -> Mapping:
+def create_segment(name: str, size: int, prefault: bool = True, directory: str = SHM_DIR) -> Mapping:
     """A new 0600 segment of `size` bytes, its pages allocated (no SIGBUS later on a full /dev/shm) and,
     with prefault, mapped in this process (so the first write into it costs no page fault)."""
-    path = os.path.join(SHM_DIR, check_name(name))
+    path = os.path.join(directory, check_name(name))
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         try:
@@ -80,7 +98,7 @@ def create_segment(name: str, size: int, prefault: bool = True) -> Mapping:
         mm = mmap.mmap(fd, size)
     except BaseException:
         os.close(fd)
-        unlink_segment(name)
+        unlink_segment(name, directory)
         raise
     os.close(fd)
     if prefault:
@@ -100,7 +118,7 @@ def _populate(mm: mmap.mmap) -> None:
 
 def open_segment(name: str) -> Mapping:
     """Map an existing segment (child side: children never create segments)."""
-    path = os.path.join(SHM_DIR, check_name(name))
+    path = os.path.join(client_dir(), check_name(name))
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError as e:
@@ -114,9 +132,9 @@ def open_segment(name: str) -> Mapping:
         os.close(fd)
 
 
-def unlink_segment(name: str) -> None:
+def unlink_segment(name: str, directory: str = SHM_DIR) -> None:
     try:
-        os.unlink(os.path.join(SHM_DIR, name))
+        os.unlink(os.path.join(directory, name))
     except FileNotFoundError:
         pass
 
@@ -145,6 +163,10 @@ def cleanup_stale(root: str | None = None) -> list[str]:
     Never touches this process's segments nor a live process's. The host calls it at start-up."""
     root, me, removed = shm_root(root), os.getpid(), []
     for entry in os.scandir(SHM_DIR):
+        d = _DIR_RE.fullmatch(entry.name)
+        if d is not None and d[1] == root and int(d[2]) != me and not pid_alive(int(d[2])):
+            removed += [f"{entry.name}/{n}" for n in _remove_dir(entry.path)]
+            continue
         m = _NAME_RE.fullmatch(entry.name)
         if m is None or m[1] != root or int(m[2]) == me or pid_alive(int(m[2])):
             continue
@@ -154,6 +176,23 @@ def cleanup_stale(root: str | None = None) -> list[str]:
             continue
         removed.append(entry.name)
     return sorted(removed)
+
+
+def _remove_dir(path: str) -> list[str]:
+    names = []
+    for entry in os.scandir(path):
+        os.unlink(entry.path)
+        names.append(entry.name)
+    os.rmdir(path)
+    return names
+
+
+def remove_private_dir(path: str) -> None:
+    """A host's private folder, once its segments are unlinked (left alone if anything is still in it)."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 class AddressIndex:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from builtin_nodes import NodeFolders, OutputPaths, load_builtin
+from host.folders import ModelFolders
 from host.registry import Registry
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "comfyui_object_info_core.json"
@@ -18,19 +21,47 @@ SHIPPED = {
     "RebatchImages", "RebatchLatents", "PreviewAny",
     "StringConcatenate", "StringSubstring", "StringLength", "CaseConverter", "StringTrim", "StringReplace",
     "StringContains", "StringCompare", "RegexMatch", "RegexExtract", "RegexReplace", "ComfySwitchNode",
+    # models, conditioning, latents, image files (issue 16)
+    "CheckpointLoaderSimple", "CheckpointLoader", "VAELoader", "UNETLoader", "CLIPLoader", "CLIPSetLastLayer",
+    "CLIPTextEncode", "ConditioningCombine", "ConditioningConcat", "ConditioningAverage", "ConditioningSetArea",
+    "ConditioningSetAreaPercentage", "ConditioningSetAreaStrength", "ConditioningSetMask", "ConditioningZeroOut",
+    "ConditioningSetTimestepRange", "EmptyLatentImage", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEEncode",
+    "VAEEncodeForInpaint", "VAEDecodeTiled", "VAEEncodeTiled", "SetLatentNoiseMask", "InpaintModelConditioning",
+    "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
 }
+EXPECTED = SHIPPED
+
+#: the files stock ComfyUI had when the reference was taken (its shipped configs, the example input image)
+REFERENCE_CONFIGS = ["anything_v3.yaml", "v1-inference.yaml", "v1-inference_clip_skip_2.yaml",
+                     "v1-inference_clip_skip_2_fp16.yaml", "v1-inference_fp16.yaml", "v1-inpainting-inference.yaml",
+                     "v2-inference-v.yaml", "v2-inference-v_fp32.yaml", "v2-inference.yaml", "v2-inference_fp32.yaml",
+                     "v2-inpainting-inference.yaml"]
+
+
+@pytest.fixture
+def comfy_like_registry(tmp_path: Path, paths: OutputPaths) -> Registry:
+    """Builtin nodes over folders holding what stock ComfyUI's held: its config files and example.png."""
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "example.png").write_bytes(b"")
+    (tmp_path / "models" / "configs").mkdir(parents=True)
+    for name in REFERENCE_CONFIGS:
+        (tmp_path / "models" / "configs" / name).write_text("{}")
+    reg = Registry()
+    load_builtin(reg, paths, NodeFolders(tmp_path / "input", paths.output_dir, paths.temp_dir,
+                                         ModelFolders(tmp_path / "models")))
+    return reg.freeze()
 
 
 def test_every_builtin_class_loads(registry: Registry) -> None:
     assert registry.failures == {} and registry.conflicts == []
-    assert set(registry.nodes) == SHIPPED
+    assert set(registry.nodes) == EXPECTED
 
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason="shared/ reference data not beside the checkout")
-def test_builtin_object_info_matches_comfyui_key_for_key(registry: Registry) -> None:
+def test_builtin_object_info_matches_comfyui_key_for_key(comfy_like_registry: Registry) -> None:
     reference = json.loads(REFERENCE.read_text())
-    ours = json.loads(json.dumps(registry.object_info()))
-    assert set(ours) == SHIPPED
+    ours = json.loads(json.dumps(comfy_like_registry.object_info()))
+    assert set(ours) == EXPECTED
     for name, info in ours.items():
         assert info == reference[name], name
 
@@ -38,3 +69,15 @@ def test_builtin_object_info_matches_comfyui_key_for_key(registry: Registry) -> 
 def test_object_info_single_and_unknown(registry: Registry) -> None:
     assert list(registry.object_info("ImageInvert")) == ["ImageInvert"]
     assert registry.object_info("NoSuchNode") == {}
+
+
+def test_ksampler_combos_are_the_sampling_tables() -> None:
+    """The combos (torch-free copies) name exactly what host.models.sampling implements, in its order."""
+    from builtin_nodes import sampler_names
+
+    sampling = importlib.import_module("host.models.sampling")
+    present = [n for n in ("SCHEDULER_NAMES", "SAMPLER_NAMES") if hasattr(sampling, n)]
+    for name in present:
+        assert list(getattr(sampler_names, name)) == list(getattr(sampling, name)), name
+    if len(present) < 2:
+        pytest.skip("host.models.sampling has no SAMPLER_NAMES yet")

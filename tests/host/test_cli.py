@@ -116,3 +116,38 @@ def test_ext_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 1
     assert "demo_pack" in out and "ready" in out and "DemoAdd" in out
     assert "broken_pack" in out and "failed" in out and "this_module_does_not_exist" in out
+
+
+def test_base_and_input_directories_and_png_chunks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--base-directory roots output/ and models/; --input-directory is where LoadImage reads; the saved PNG
+    keeps the prompt as a text chunk."""
+    import json
+
+    from PIL import Image
+
+    inputs = tmp_path / "elsewhere"
+    inputs.mkdir()
+    Image.new("RGB", (6, 4), (10, 200, 30)).save(inputs / "in.png")
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "in.png"}},
+              "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact",
+                                                            "width": 12, "height": 0, "crop": "disabled"}},
+              "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "scaled"}}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(prompt))
+    rc = main(["run", str(path), "--base-directory", str(tmp_path / "base"), "--input-directory", str(inputs),
+               "--cpu"])
+    assert rc == 0, capsys.readouterr().err
+    saved = Image.open(tmp_path / "base" / "output" / "scaled_00001_.png")
+    assert saved.size == (12, 8) and saved.getpixel((0, 0)) == (10, 200, 30)
+    assert json.loads(saved.text["prompt"]) == prompt
+    saved.close()
+
+
+def test_missing_input_image_is_a_validation_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"1": {"class_type": "LoadImage", "inputs": {"image": "gone.png"}},
+                                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}))
+    assert main(["run", str(path), "--base-directory", str(tmp_path)]) == 1
+    assert "gone.png" in capsys.readouterr().err

@@ -98,10 +98,24 @@ def test_a_torch_the_host_lacks_is_refused(builder: VenvBuilder) -> None:
 
 def test_read_requirements(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["numpy<2", "pillow"]\n')
-    (tmp_path / "requirements.txt").write_text("# comment\nopencv-python  # cv2\n-e .\nkornia\n")
+    (tmp_path / "requirements.txt").write_text("# comment\nopencv-python  # cv2\nkornia\n")
     assert read_requirements(tmp_path) == ["numpy<2", "pillow", "opencv-python", "kornia"]
     manifest = {"add": ["numpy>=2", "scipy"], "remove": ["kornia"]}
     assert read_requirements(tmp_path, manifest) == ["pillow", "opencv-python", "numpy>=2", "scipy"]
+
+
+def test_poetry_caret_range_is_installed(builder: VenvBuilder, tmp_path: Path) -> None:
+    """Issue 14.6: a pack declaring ``numpy = "^1.25.1"`` in its poetry table gets numpy 1.x, not 2."""
+    out = tmp_path / "np-wheels"
+    for version in ("1.26.4", "2.1.0"):
+        wheels.make_wheel(out, "numpy", version, f"__version__ = '{version}'\n")
+    pack = tmp_path / "mathpack"
+    pack.mkdir()
+    (pack / "pyproject.toml").write_text('[tool.poetry.dependencies]\npython = "^3.10"\nnumpy = "^1.25.1"\n')
+    (pack / "requirements.txt").write_text("numpy\n")
+    spec_ = EnvSpec("mathpack", read_requirements(pack), [str(out)], offline=True)
+    env = asyncio.run(builder.ensure(spec_))
+    assert run_in(env.python, "import numpy; print(numpy.__version__)") == "1.26.4"
 
 
 def test_python_executable_is_the_hosts(builder: VenvBuilder, wheelhouse: Path) -> None:

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from sandboxing import sandbox_setup
 
 from builtin_nodes import load_builtin
 from host.executor.events import ListSink
@@ -31,13 +32,16 @@ pytestmark = [pytest.mark.registry, pytest.mark.timeout(600),
               pytest.mark.skipif(not registry_reachable(), reason="the package registry is not reachable")]
 
 
-async def test_numpy1_and_numpy2_packs_in_one_workflow(tmp_path: Path, paths) -> None:
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+async def test_numpy1_and_numpy2_packs_in_one_workflow(tmp_path: Path, paths, sandboxed: bool) -> None:
+    sandbox, shm = sandbox_setup(sandboxed, tmp_path)
     ext = tmp_path / "extensions"
     for pack in ("numpy1_pack", "numpy2_pack"):
         shutil.copytree(EXAMPLES / pack, ext / pack)
     registry = Registry()
     load_builtin(registry, paths)
-    runners, statuses = await load_extensions(registry, ext, VenvBuilder(tmp_path / "envs"))
+    runners, statuses = await load_extensions(registry, ext, VenvBuilder(tmp_path / "envs"), sandbox=sandbox,
+                                              shm=shm)
     try:
         assert {s.name: s.state for s in statuses} == {"numpy1_pack": "ready", "numpy2_pack": "ready"}, statuses
         registry.freeze()
@@ -52,3 +56,5 @@ async def test_numpy1_and_numpy2_packs_in_one_workflow(tmp_path: Path, paths) ->
     finally:
         for runner in runners:
             await runner.close()
+        if shm is not None:
+            shm.close()

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from sandboxing import sandbox_setup
 
 from host.executor.events import ListSink
 from host.executor.executor import Executor
@@ -59,15 +60,18 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return ext, wheelhouse, VenvBuilder(tmp_path / "envs")
 
 
-async def test_conflicting_packs_in_one_workflow(setup) -> None:
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+async def test_conflicting_packs_in_one_workflow(setup, sandboxed: bool, tmp_path: Path) -> None:
     ext, wheelhouse, builder = setup
+    sandbox, shm = sandbox_setup(sandboxed, tmp_path)
     make_pack(ext, "pack_a", "ReadA", "tinydep", "tinydep==1.0.0")
     make_pack(ext, "pack_b", "ReadB", "tinydep", "tinydep>=2")
     make_pack(ext, "pack_np", "ReadNumpy", "numpy", "numpy==0.0.1")
     make_pack(ext, "pack_bad", "ReadBad", "tinydep", "tinydep==9.9")
     (ext / "off.disabled").mkdir()
     registry = Registry()
-    runners, statuses = await load_extensions(registry, ext, builder, find_links=[str(wheelhouse)], offline=True)
+    runners, statuses = await load_extensions(registry, ext, builder, find_links=[str(wheelhouse)], offline=True,
+                                              sandbox=sandbox, shm=shm)
     try:
         state = {s.name: s.state for s in statuses}
         assert state == {"off.disabled": "disabled", "pack_a": "ready", "pack_b": "ready", "pack_bad": "failed",
@@ -87,6 +91,8 @@ async def test_conflicting_packs_in_one_workflow(setup) -> None:
     finally:
         for runner in runners:
             await runner.close()
+        if shm is not None:
+            shm.close()
 
 
 async def test_environments_are_reused_on_the_next_start(setup) -> None:

@@ -80,3 +80,24 @@ async def test_free_memory_resets_the_caches(client: TestClient) -> None:
     assert (await client.post("/free", json={"free_memory": True, "unload_models": True})).status == 200
     assert len(state.executor.cache) == 0
     assert (await client.post("/api/free", data="nonsense")).status == 400
+
+
+async def test_system_stats_devices_are_the_model_managers(client: TestClient) -> None:
+    from host.server.app import MODELS
+
+    stats = await (await client.get("/system_stats")).json()
+    manager = client.app[MODELS]
+    assert [d["type"] for d in stats["devices"]] == [d["type"] for d in manager.stats()]
+    assert stats["devices"][0]["vram_free"] > 0
+
+
+async def test_free_unload_models_empties_the_model_cache(client: TestClient, tmp_path) -> None:
+    from host.server.app import MODELS, STATE
+
+    manager = client.app[MODELS]
+    model_file = tmp_path / "m.safetensors"
+    model_file.write_bytes(b"\0" * 8)
+    manager.cached(("checkpoint",), model_file, object)
+    assert manager.cached_files() and client.app[STATE].executor.models is manager
+    assert (await client.post("/free", json={"unload_models": True})).status == 200
+    assert manager.cached_files() == []

@@ -1,0 +1,158 @@
+"""SD1.5 generation speed: a full-size random-weight SD1.5 checkpoint (written once, cached under the user's cache
+folder by ``host.models.testing.make_checkpoint``), the default workflow at 128x128 and 512x512 (4 steps, euler,
+normal, cfg 7, batch 1) through the executor and the model manager.
+
+Prints the checkpoint load time, the first prompt's time at 128x128 including the load, the per-step time at each
+size (median of the steps after the first), VAEDecode's time, the UNet's FLOPs per step (cond + uncond, counted
+with torch's FlopCounterMode) and the fraction of ``--peak-gflops`` reached, peak RSS and the load average.
+With ``--json`` the last line is one JSON object: ``s_per_it_128``, ``s_per_it_512``, ``load_s``,
+``first_prompt_128_s``, ``peak_rss_gb`` (and the rest). Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
+11.8 s/it at 512, load 4.0 s, first prompt 17.9 s; the goal is at most 0.6x each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from builtin_nodes import NodeFolders, OutputPaths, load_builtin  # noqa: E402
+from host.executor.caches import make_cache  # noqa: E402
+from host.executor.events import Executed, Executing, ListSink, Progress  # noqa: E402
+from host.executor.executor import Executor  # noqa: E402
+from host.folders import ModelFolders  # noqa: E402
+from host.models.devices import DeviceConfig  # noqa: E402
+from host.models.manager import ModelManager  # noqa: E402
+from host.registry import Registry  # noqa: E402
+
+CHECKPOINT = "bench_sd15_full.safetensors"
+
+
+def cache_dir() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "nodehost" / "bench"
+
+
+def ensure_checkpoint(models: Path) -> None:
+    """The full-size checkpoint in the cache (written once), linked into ``models/checkpoints``."""
+    cached = cache_dir() / CHECKPOINT
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".partial")
+        subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
+                        "full", "--out", str(partial)], check=True, cwd=ROOT)
+        partial.rename(cached)
+    target = models / "checkpoints" / CHECKPOINT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(cached)
+
+
+def workflow(size: int, seed: int = 42) -> dict[str, Any]:
+    return {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CHECKPOINT}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photograph of an astronaut riding a horse",
+                                                         "clip": ["1", 1]}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry, low quality", "clip": ["1", 1]}},
+        "4": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
+        "5": {"class_type": "KSampler", "inputs": {
+            "seed": seed, "steps": 4, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
+            "model": ["1", 0], "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0]}},
+        "6": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["1", 2]}},
+        "7": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
+    }
+
+
+class TimedSink(ListSink):
+    """Every event with the time it arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def emit(self, event: Any) -> None:
+        self.times.append(time.perf_counter())
+        super().emit(event)
+
+    def step_times(self) -> list[float]:
+        stamps = [t for e, t in zip(self.events, self.times, strict=True) if isinstance(e, Progress) and e.node == "5"]
+        return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+
+    def node_time(self, node: str) -> float:
+        start = next(t for e, t in zip(self.events, self.times, strict=True)
+                     if isinstance(e, Executing) and e.node == node)
+        after = [t for e, t in zip(self.events, self.times, strict=True)
+                 if isinstance(e, Executing | Executed) and t > start and getattr(e, "node", None) != node]
+        return (after[0] if after else self.times[-1]) - start
+
+
+def unet_flops(manager: ModelManager, models: Path, size: int) -> float:
+    """FLOPs of one UNet call on the cond+uncond batch at ``size`` pixels."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = manager.load_checkpoint(models / "checkpoints" / CHECKPOINT).model
+    x = torch.zeros(2, 4, size // 8, size // 8, dtype=getattr(torch, manager.dtype_policy.unet))
+    ctx = torch.zeros(2, 77, 768, dtype=x.dtype)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.unet(x, torch.tensor([999.0, 999.0]), context=ctx)
+    return float(counter.get_total_flops())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cpu", action="store_true", help="the CPU even when a GPU is present")
+    parser.add_argument("--peak-gflops", type=float, default=390.0, help="the box's fp32 convolution rate")
+    parser.add_argument("--sizes", default="128,512")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="nodehost-bench-"))
+    models = work / "models"
+    ensure_checkpoint(models)
+    folders = ModelFolders(models)
+    paths = OutputPaths(work / "output", work / "temp")
+    registry = Registry()
+    load_builtin(registry, paths, NodeFolders(work / "input", paths.output_dir, paths.temp_dir, folders))
+    registry.freeze()
+    manager = ModelManager(DeviceConfig(cpu=args.cpu), folders)
+    sink = TimedSink()
+    executor = Executor(registry, sink, make_cache(none=True), models=manager)
+    out: dict[str, Any] = {"device": manager.plan.compute, "load_avg_1m": os.getloadavg()[0]}
+
+    t0 = time.perf_counter()
+    asyncio.run(executor.run(workflow(128), "first"))
+    out["first_prompt_128_s"] = time.perf_counter() - t0
+    out["load_s"] = sink.node_time("1")
+    for size in (int(s) for s in args.sizes.split(",")):
+        sink.events.clear()
+        sink.times.clear()
+        result = asyncio.run(executor.run(workflow(size, seed=size), f"p{size}"))
+        assert result.status == "success", result.error
+        steps = sink.step_times()
+        out[f"s_per_it_{size}"] = statistics.median(steps) if steps else float("nan")
+        out[f"vae_decode_{size}_s"] = sink.node_time("6")
+        flops = unet_flops(manager, models, size) if manager.plan.compute == "cpu" else float("nan")
+        out[f"unet_gflops_per_step_{size}"] = flops / 1e9
+        out[f"peak_fraction_{size}"] = flops / 1e9 / out[f"s_per_it_{size}"] / args.peak_gflops
+    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    for key, value in out.items():
+        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Typed errors of model files: each names the file it is about (the node error shows the message)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ModelFileError(Exception):
+    """A model file cannot be used. ``path`` is the file; the message names it."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class ModelFileNotFound(ModelFileError, FileNotFoundError):
+    """The file does not exist."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, "no such model file")
+
+
+class CorruptModelFile(ModelFileError):
+    """The file is truncated or not in the format its extension says."""
+
+
+class UnsafePickle(ModelFileError):
+    """A pickled checkpoint carries code (``torch.load(weights_only=True)`` refused it)."""
+
+
+class UnknownArchitecture(ModelFileError):
+    """The state dict's keys match no known model family."""
+
+
+class WeightMismatch(ModelFileError):
+    """A tensor's shape differs from the architecture built for it, or keys are missing."""
+
+
+__all__ = ["CorruptModelFile", "ModelFileError", "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle",
+           "WeightMismatch"]

@@ -1,0 +1,19 @@
+"""Small random checkpoints written once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host.models.testing.make_checkpoint import make_checkpoint
+
+
+@pytest.fixture(scope="session")
+def sd15_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint("sd15", "small", tmp_path_factory.mktemp("ckpt") / "sd15_small.safetensors")
+
+
+@pytest.fixture(scope="session")
+def sd21_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint("sd21", "small", tmp_path_factory.mktemp("ckpt") / "sd21_small.safetensors")
