@@ -30,8 +30,7 @@ async def run_queue(state: ServerState) -> None:
     assert state.executor is not None and state.worker is not None
     while True:
         item = await state.queue.get()
-        if state.store is not None:
-            state.store.mark_running(item.prompt_id)
+        store_call(state, "mark_running", item.prompt_id)
         state.broadcast_status()
         state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
         extra = item.extra_data | item.sensitive
@@ -47,8 +46,7 @@ async def run_queue(state: ServerState) -> None:
                  "status": {"status_str": "success" if status == "success" else "error",
                             "completed": status == "success", "messages": messages}}
         state.history.add(item.prompt_id, entry)
-        if state.store is not None:
-            state.store.finish(item.prompt_id, entry, state.config.max_history)
+        store_call(state, "finish", item.prompt_id, entry, state.config.max_history)
         state.queue.done(item)
         state.running = None
         if state.free_requested:
@@ -61,6 +59,19 @@ async def run_queue(state: ServerState) -> None:
         state.sockets.prompt_done(item.prompt_id)
         if client is not None:
             state.sockets.last_node.pop(client, None)
+
+
+def store_call(state: ServerState, method: str, *args: Any) -> None:
+    """A store write from the worker: a broken store is logged (and reported by /system_stats), the prompt
+    still runs and its history stays in memory."""
+    from host.server.store import StoreFailed
+
+    if state.store is None:
+        return
+    try:
+        getattr(state.store, method)(*args)
+    except StoreFailed:
+        pass  # logged by the store
 
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from host.server.store import StoreFailed
+
 log = logging.getLogger("nodehost.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,6 +49,8 @@ async def errors_as_4xx(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except web.HTTPException:
         raise
+    except StoreFailed as exc:  # the database broke while running: say so, do not answer a bare 500
+        return error_response(503, str(exc))
     except OSError as exc:
         status = _STATUS_OF_ERRNO.get(exc.errno or 0, 400)
         reason = exc.strerror or type(exc).__name__

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from host.folders import safetensors_metadata
 from host.server.routes_files import model_folders
-from host.server.safe_paths import PathRefused, resolve_user_file
+from host.server.safe_paths import PathRefused, check_filename, safe_join
 
 _SIDECARS = (".webp", ".png", ".jpg", ".jpeg", ".preview.png")
 
@@ -56,9 +56,9 @@ async def model_preview(request: web.Request) -> web.Response:
     if not 0 <= index < len(roots):
         return web.Response(status=404)
     rel = Path(request.match_info["filename"])
-    try:
-        model = resolve_user_file({"m": roots[index]}, "m", "" if str(rel.parent) == "." else str(rel.parent),
-                                  rel.name)
+    try:  # links inside a configured model folder are followed, as listing and loading follow them
+        check_filename(rel.name)
+        model = safe_join(roots[index], request.match_info["filename"], follow_links=True)
     except PathRefused as exc:
         return web.Response(status=exc.status)
     data = find_preview(model) if model.is_file() else None

@@ -16,7 +16,7 @@ from host.executor.validation import validate_prompt
 from host.server.jsontext import dumps, lone_surrogate
 from host.server.queue import SENSITIVE_KEYS, QueueItem
 from host.server.state import STATE, ServerState, now_ms
-from host.server.store import StoredPrompt
+from host.server.store import StoredPrompt, StoreFailed
 from host.server.ws import SERVER_FEATURES
 
 
@@ -101,9 +101,13 @@ async def post_prompt(request: web.Request) -> web.Response:
         return duplicate
     item = QueueItem(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive, validated)
     if state.store is not None:  # durable before we answer
-        state.store.set_counter(state.queue.counter)
-        state.store.add_pending(StoredPrompt(number, prompt_id, body["prompt"], extra, validated.outputs, sensitive,
-                                             targets))
+        try:
+            state.store.set_counter(state.queue.counter)
+            state.store.add_pending(StoredPrompt(number, prompt_id, body["prompt"], extra, validated.outputs,
+                                                 sensitive, targets))
+        except StoreFailed as exc:
+            return web.json_response({"error": {"type": "store_failed", "message": str(exc), "details": str(exc),
+                                                "extra_info": {}}, "node_errors": {}}, status=503)
     state.queue.put(item)
     state.broadcast_status()
     return web.json_response({"prompt_id": prompt_id, "number": number,

@@ -36,7 +36,10 @@ def collect_stats(models: ModelManager) -> dict[str, Any]:
 
 
 async def get_system_stats(request: web.Request) -> web.Response:
-    return web.json_response(await asyncio.to_thread(collect_stats, request.app[MODELS]))
+    stats = await asyncio.to_thread(collect_stats, request.app[MODELS])
+    store = request.app[STATE].store
+    stats["system"]["nodehost_store"] = store.health() if store is not None else None  # issue 15 item 3
+    return web.json_response(stats)
 
 
 async def post_free(request: web.Request) -> web.Response:

@@ -177,7 +177,11 @@ class WebSockets:
 
     async def handler(self, request: web.Request, status: dict[str, Any]) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_CLIENT_MESSAGE)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, OSError) as exc:  # the client went away mid-handshake: one line, no traceback
+            log.info("WebSocket handshake from %s broke off: %s", request.remote, exc)
+            return ws
         sid = request.query.get("clientId") or uuid.uuid4().hex
         old = self.sockets.pop(sid, None)
         old_outbox = self.outboxes.pop(sid, None)

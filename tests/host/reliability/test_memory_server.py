@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from typing import Any
 
 import pytest
+import torch
 from aiohttp.test_utils import TestClient, TestServer
 
 from host.registry import Registry
 from host.runtime import tune_gc
-from host.server.app import ServerConfig, build_app
+from host.server.app import STATE, ServerConfig, build_app
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,10 +71,10 @@ async def test_twenty_prompts_keep_rss_bounded_and_free_gives_it_back(registry: 
         grown = rss_mb() - base
         # the cache keeps the latest prompt's outputs; before the fix each prompt added its whole chain
         assert grown < 3 * PROMPT_MB, f"RSS grew {grown:.0f} MB over 18 prompts of {PROMPT_MB:.0f} MB"
-        before_free = rss_mb()
+        cache = app[STATE].executor.cache
+        cached = [weakref.ref(v) for key in cache.keys() for slot in cache.get(key).values for v in slot
+                  if isinstance(v, torch.Tensor)]
+        assert len(cached) >= LENGTH
         assert (await client.post("/free", json={"free_memory": True})).status == 200
-        for _ in range(100):
-            if before_free - rss_mb() > PROMPT_MB / 2:
-                break
-            await asyncio.sleep(0.05)
-        assert before_free - rss_mb() > PROMPT_MB / 2, "free_memory released the cached outputs"
+        # RSS within a whole suite depends on what else sits on the heap: check the tensors themselves
+        assert all(ref() is None for ref in cached), "free_memory released the cached outputs"
