@@ -59,4 +59,39 @@ def test_default_workflow_runs_when_model_nodes_exist(page: tuple[Any, Any], ser
     needed = {"CheckpointLoaderSimple", "CLIPTextEncode", "KSampler", "EmptyLatentImage", "VAEDecode"}
     if not needed <= set(info):
         pytest.skip(f"model nodes not built yet: {sorted(needed - set(info))}")
-    pytest.skip("the default workflow needs a small random checkpoint in models/checkpoints (not made yet)")
+    import subprocess
+    import sys
+
+    checkpoints = served.root / "models" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
+                    "small", "--out", str(checkpoints / "tiny.safetensors")], check=True, timeout=120)
+    p, console = page
+    p.evaluate("() => window.app.loadGraphData()")  # the frontend's own default workflow
+    p.wait_for_timeout(500)
+    types = p.evaluate("() => window.app.graph._nodes.map(n => n.type)")
+    assert needed | {"SaveImage"} <= set(types)
+    # the user's own checkpoint, and a size and step count a 2-core CI box makes in seconds
+    p.evaluate("""() => {
+        const set = (type, name, value) => {
+            for (const n of window.app.graph._nodes.filter(n => n.type === type))
+                n.widgets.find(w => w.name === name).value = value;
+        };
+        set('CheckpointLoaderSimple', 'ckpt_name', 'tiny.safetensors');
+        set('EmptyLatentImage', 'width', 64); set('EmptyLatentImage', 'height', 64);
+        set('KSampler', 'steps', 2);
+    }""")
+    p.evaluate("() => window.app.queuePrompt(0, 1)")
+    deadline = time.monotonic() + 120
+    history: dict[str, Any] = {}
+    while time.monotonic() < deadline and not history:
+        history = served.get("/history")
+        time.sleep(0.5)
+    [(_, entry)] = history.items()
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    [image] = next(o["images"] for o in entry["outputs"].values() if "images" in o)
+    assert (served.root / "output" / image["filename"]).is_file()
+    # the page got the SaveImage output (the default canvas puts that node off-screen, so it draws no <img>)
+    p.wait_for_function("""(file) => Object.values(window.app.nodeOutputs || {}).some(
+        o => (o.images || []).some(i => i.filename === file))""", arg=image["filename"], timeout=30_000)
+    assert console.unexpected() == []
