@@ -2,7 +2,8 @@
 
 Progress is reported per step through the running node's progress hook (ComfyUI's ``progress`` message), with
 a latent preview per ``--preview-method``; an interrupt is checked every step and ends the prompt
-``execution_interrupted``. The combos are ComfyUI's sampler and scheduler names in its order (sampler_names.py).
+``execution_interrupted``. The combos are ComfyUI's sampler and scheduler names in its order (torch-free:
+host/models/sampling/names.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
 
 def _names() -> tuple[list[str], list[str]]:
-    from builtin_nodes.sampler_names import SAMPLER_NAMES, SCHEDULER_NAMES
+    from host.models.sampling.names import SAMPLER_NAMES, SCHEDULER_NAMES
 
     return list(SAMPLER_NAMES), list(SCHEDULER_NAMES)
 

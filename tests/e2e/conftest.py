@@ -1,12 +1,12 @@
 """End-to-end generation fixtures (helpers in e2e/helpers.py): a base folder with a small random SD1.5 checkpoint,
-and a host over it. They skip until the model code is in the tree."""
+and a host over it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from e2e.helpers import CHECKPOINT, Host, make_checkpoint, missing_model_code
+from e2e.helpers import CHECKPOINT, Host, make_checkpoint
 
 from builtin_nodes import NodeFolders, OutputPaths, load_builtin
 from host.executor.caches import make_cache
@@ -21,9 +21,6 @@ from host.registry import Registry
 @pytest.fixture(scope="session")
 def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ComfyUI base folder with ``models/checkpoints/small_sd15.safetensors`` (written once a session)."""
-    why = missing_model_code()
-    if why is not None:
-        pytest.skip(why)
     base = tmp_path_factory.mktemp("base")
     make_checkpoint(base / "models" / "checkpoints" / CHECKPOINT)
     (base / "input").mkdir()

@@ -1,13 +1,8 @@
 """End-to-end generation helpers: a small random SD1.5 checkpoint in a ComfyUI folder layout, and a host (the
-builtin nodes, one ModelManager on the CPU, an executor) over it.
-
-These run once the architectures (``host.models.loading``) and the sampler (``host.models.sampling.ksampler``)
-are in the tree; until then they skip, saying which part is missing."""
+builtin nodes, one ModelManager on the CPU, an executor) over it."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,21 +15,6 @@ from host.models.manager import ModelManager
 from host.registry import Registry
 
 CHECKPOINT = "small_sd15.safetensors"
-
-
-def missing_model_code() -> str | None:
-    """Why generation cannot run yet (None when it can)."""
-    if importlib.util.find_spec("host.models.loading") is None:
-        return "host.models.loading (arch) is not in the tree yet"
-    if importlib.util.find_spec("host.models.testing.make_checkpoint") is None:
-        return "host.models.testing.make_checkpoint (arch) is not in the tree yet"
-    sampling = importlib.import_module("host.models.sampling")
-    try:
-        for name in ("ksampler", "SAMPLER_NAMES", "SCHEDULER_NAMES"):
-            getattr(sampling, name)
-    except (AttributeError, ImportError):
-        return "host.models.sampling.ksampler (sampling) is not in the tree yet"
-    return None
 
 
 def make_checkpoint(out: Path, family: str = "sd15") -> Path:

@@ -1,6 +1,6 @@
 """Against stock ComfyUI: ../shared/data/comfyui_reference/txt2img_tiny_api.json on the oracle checkpoint
 (../shared/tools/make_sd15_checkpoint.py --variant tiny) must give txt2img_tiny_seed42.png within 2/255 in
-every pixel. Runs when ../shared is beside the checkout and the model code is in the tree."""
+every pixel. Runs when ../shared is beside the checkout."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from e2e.helpers import missing_model_code
 
 from builtin_nodes import NodeFolders, OutputPaths, load_builtin
 from host.executor.caches import make_cache
@@ -36,9 +35,6 @@ def test_txt2img_tiny_matches_comfyui(tmp_path: Path) -> None:
 
     from PIL import Image
 
-    why = missing_model_code()
-    if why is not None:
-        pytest.skip(why)
     checkpoints = tmp_path / "models" / "checkpoints"
     checkpoints.mkdir(parents=True)
     subprocess.run([sys.executable, str(TOOL), "--variant", "tiny", "--out",
