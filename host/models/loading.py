@@ -171,16 +171,30 @@ class Checkpoint:
     unused_keys: list[str] = field(default_factory=list)
 
 
+#: UNETLoader's ``weight_dtype`` choices -> the dtype the UNet's weights are stored in
+WEIGHT_DTYPES = {"fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e4m3fn_fast": torch.float8_e4m3fn,
+                 "fp8_e5m2": torch.float8_e5m2}
+_COMPUTABLE = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def compute_dtype(storage: torch.dtype, device: Any) -> torch.dtype:
+    """What a UNet stored in ``storage`` computes in: itself, or for fp8 weights (cast per layer, as ComfyUI's
+    manual cast) fp32 on the CPU and fp16 on a GPU."""
+    if storage in _COMPUTABLE:
+        return storage
+    return torch.float32 if torch.device(device).type == "cpu" else torch.float16
+
+
 def _build_unet(sd: Mapping[str, torch.Tensor], family: ModelFamily, prefix: str, path: Path, device: Any,
-                policy: Any) -> DiffusionModel:
+                policy: Any, storage: torch.dtype | None = None) -> DiffusionModel:
     if not family.supported or family.unet is None:
         raise UnknownArchitecture(path, f"{family.name} is detected but not supported yet")
-    dtype = _dtype(policy, "unet")
+    storage = storage or _dtype(policy, "unet")
     with torch.device("meta"):
         unet = UNetModel(family.unet)
-    weights, used = lazy(unet, sd, prefix, path, dtype, device)
-    return DiffusionModel(unet, family, device=device, dtype=dtype, latent_channels=family.unet.out_channels,
-                          used_keys=used, weights=weights)
+    weights, used = lazy(unet, sd, prefix, path, storage, device)
+    return DiffusionModel(unet, family, device=device, dtype=compute_dtype(storage, device),
+                          latent_channels=family.unet.out_channels, used_keys=used, weights=weights)
 
 
 def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: Any, policy: Any) -> VAE:
@@ -244,15 +258,17 @@ def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any 
     return Checkpoint(model, clip, vae, family, path, unused)
 
 
-def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, **_: Any) -> DiffusionModel:
-    """A UNet-only file (bare keys, or under ``model.diffusion_model.``)."""
+def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, weight_dtype: str = "default",
+              **_: Any) -> DiffusionModel:
+    """A UNet-only file (bare keys, or under ``model.diffusion_model.``); ``weight_dtype`` as UNETLoader's
+    (``default`` or an fp8 kind: weights stored in fp8, computed in the compute dtype)."""
     path = Path(path)
     sd = open_state_dict(path)
     prefix = find_prefix(set(sd), "input_blocks.0.0.weight", UNET_PREFIXES)
     if prefix is None:
         raise UnknownArchitecture(path, f"no SD UNet found: {describe_keys(list(sd))}")
     family = detect_family(sd, path, prefix=prefix)
-    return _build_unet(sd, family, prefix, path, device, dtype_policy)
+    return _build_unet(sd, family, prefix, path, device, dtype_policy, WEIGHT_DTYPES.get(weight_dtype))
 
 
 def load_clip(path: str | Path, kind: str = "stable_diffusion", *, device: Any = "cpu", dtype_policy: Any = None,
@@ -271,5 +287,5 @@ def load_vae(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None,
     return _build_vae(sd, prefix, path, device, dtype_policy)
 
 
-__all__ = ["VAE", "Checkpoint", "DiffusionModel", "assign_weights", "load_checkpoint", "load_clip", "load_unet",
-           "load_vae"]
+__all__ = ["VAE", "WEIGHT_DTYPES", "Checkpoint", "DiffusionModel", "assign_weights", "compute_dtype",
+           "load_checkpoint", "load_clip", "load_unet", "load_vae"]

@@ -1,4 +1,8 @@
-"""Layers the model code builds with: ``torch.nn`` ones, with faster CPU inference where torch offers it.
+"""Layers the model code builds with: ``torch.nn`` ones (same parameters, same state-dict keys) that
+
+- compute in their input's dtype when their weights are stored in another one: weights kept in fp8
+  (``UNETLoader``'s ``weight_dtype``, ``--fp8_e4m3fn-unet``) are cast per call, as ComfyUI's manual-cast layers do;
+- run faster CPU inference where torch offers it:
 
 ``Conv2d``: on the CPU, in inference (no grad), fp32, at small feature maps, oneDNN reorders a plain weight to
 its blocked layout on every call; at the UNet's deep levels (1280 channels at 2x2..16x16) that reorder costs
@@ -12,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 #: feature maps up to this many pixels use the reordered weight; above it the reorder is a small part of the cost
@@ -24,8 +29,30 @@ def _packable(x: torch.Tensor, weight: torch.Tensor) -> bool:
             and torch.backends.mkldnn.is_available() and not weight.is_meta)
 
 
+def _cast(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    """``t`` in ``like``'s dtype and device (a copy only when they differ)."""
+    if t is None or (t.dtype == like.dtype and t.device == like.device):
+        return t
+    return t.to(device=like.device, dtype=like.dtype)
+
+
+class Linear(nn.Linear):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, _cast(self.weight, x), _cast(self.bias, x))
+
+
+class GroupNorm(nn.GroupNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, self.num_groups, _cast(self.weight, x), _cast(self.bias, x), self.eps)
+
+
+class LayerNorm(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.normalized_shape, _cast(self.weight, x), _cast(self.bias, x), self.eps)
+
+
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters and state-dict keys) with a cached reordered weight on the CPU."""
+    """``nn.Conv2d`` with a cached reordered weight on the CPU."""
 
     _packed: Any = None
     _packed_for: tuple[int, int] | None = None
@@ -33,7 +60,7 @@ class Conv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
         if self.padding_mode != "zeros" or isinstance(self.padding, str) or not _packable(x, w):
-            return super().forward(x)
+            return self._conv_forward(x, _cast(w, x), _cast(self.bias, x))
         stamp = (w.data_ptr(), w._version)
         if self._packed is None or self._packed_for != stamp:
             self._packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
@@ -50,4 +77,4 @@ class Conv2d(nn.Conv2d):
         return super()._apply(fn, recurse)
 
 
-__all__ = ["PACK_MAX_PIXELS", "Conv2d"]
+__all__ = ["PACK_MAX_PIXELS", "Conv2d", "GroupNorm", "LayerNorm", "Linear"]
