@@ -166,6 +166,19 @@ class ModelManager:
         return self.cached(("vae",), path, lambda: loading.load_vae(
             path, device=_torch_device(self.plan.vae_device), dtype_policy=self.dtype_policy, **kwargs))
 
+    def taesd_decoder(self, kind: str) -> Any:
+        """The TAESD preview decoder for ``kind`` ("sd1" or "sdxl") from the vae_approx folder, None when absent."""
+        stem = {"sd1": "taesd_decoder", "sdxl": "taesdxl_decoder"}[kind]
+        if self.folders is None:
+            return None
+        names = [n for n in self.folders.filename_list("vae_approx") if Path(n).stem == stem]
+        if not names:
+            return None
+        path = self.find("vae_approx", names[0])
+        from host.models import taesd
+
+        return self.cached(("taesd",), path, lambda: taesd.load_decoder(path, self.device))
+
     # -- placement -------------------------------------------------------------------------------------
     def use(self, model: Any, device: Any = None) -> Any:
         """Put ``model`` on the compute device (or ``device``) before computing with it, within the budget:
