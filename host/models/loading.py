@@ -86,6 +86,9 @@ class DiffusionModel:
     dtype: torch.dtype = torch.float32
     latent_channels: int = 4
     used_keys: set[str] = field(default_factory=set, repr=False)
+    #: ComfyUI's ``sampler_pre_cfg_function`` list: each ``fn(args) -> conds_out`` sees the cond and uncond
+    #: predictions before CFG combines them (LatentApplyOperationCFG adds one to a copy sharing the UNet)
+    pre_cfg_functions: tuple[Any, ...] = ()
 
     @property
     def prediction(self) -> str:
