@@ -244,7 +244,7 @@ class ImagePadForOutpaint:
 
         b, h, w, c = image.shape
         out = torch.full((b, h + top + bottom, w + left + right, c), 0.5, dtype=torch.float32)
-        out[:, top:top + h, left:left + w, :] = image
+        out[:, top:top + h, left:left + w, :] = image.to(out.device)
         mask = torch.ones((h + top + bottom, w + left + right), dtype=torch.float32)
         mask[top:top + h, left:left + w] = outpaint_feather(h, w, (left, top, right, bottom), feathering)
         return out, mask.unsqueeze(0)
