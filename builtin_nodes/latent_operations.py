@@ -53,6 +53,10 @@ def gaussian_kernel(size: int, sigma: float, device: Any = None) -> Any:
     return g / g.sum()
 
 
+class LatentTooSmall(ValueError):
+    """A latent smaller than the sharpen radius (the reflect padding needs radius < height and width)."""
+
+
 def sharpen(radius: int, sigma: float, alpha: float) -> LatentOp:
     """Unsharp mask on the unit channel vectors: kernel = -10·alpha·Gaussian(2r+1, sigma) with its centre raised
     so it sums to 1, convolved per channel over a reflect-padded copy (then zero padding of r, cropped back);
@@ -60,6 +64,9 @@ def sharpen(radius: int, sigma: float, alpha: float) -> LatentOp:
     import torch
 
     def op(latent: Any, **kwargs: Any) -> Any:
+        if min(latent.shape[-2:]) <= radius:
+            raise LatentTooSmall(f"a sharpen radius of {radius} needs a latent larger than {radius}x{radius}; "
+                                 f"this one is {latent.shape[-1]}x{latent.shape[-2]}")
         luminance = (torch.linalg.vector_norm(latent, dim=1) + 1e-6)[:, None]
         normalized = latent / luminance
         channels = latent.shape[1]

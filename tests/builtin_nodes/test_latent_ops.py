@@ -133,6 +133,11 @@ def test_sharpen_is_identity_at_alpha_zero_and_sharpens_otherwise() -> None:
                           [:, :, 3:-3, 3:-3], flat[:, :, 3:-3, 3:-3], atol=1e-5)  # the kernel sums to 1
 
 
+def test_sharpen_radius_larger_than_the_latent_is_a_clear_error() -> None:
+    with pytest.raises(ops.LatentTooSmall, match="radius of 9"):
+        out(ops.LatentOperationSharpen, sharpen_radius=9, sigma=1.0, alpha=0.1)(latent=torch.zeros(1, 4, 8, 8))
+
+
 def test_gaussian_kernel() -> None:
     k = ops.gaussian_kernel(5, 1.0)
     assert k.shape == (5, 5) and torch.isclose(k.sum(), torch.tensor(1.0)) and k[2, 2] == k.max()
