@@ -42,6 +42,14 @@ def test_second_latent_is_fitted_in_batch_and_size() -> None:
     assert torch.allclose(out(lo.LatentAdd, samples1=a, samples2=wide)["samples"], a["samples"] + 1.0)
 
 
+def test_video_latents_are_resized_frame_by_frame() -> None:
+    a = lat(1, 4, 3, 4, 4)
+    b = {"samples": torch.arange(3.0).reshape(1, 1, 3, 1, 1).expand(1, 4, 3, 8, 8)}  # frame t is all t
+    result = out(lo.LatentAdd, samples1=a, samples2=b)["samples"]
+    assert result.shape == (1, 4, 3, 4, 4)
+    assert torch.allclose(result - a["samples"], torch.arange(3.0).reshape(1, 1, 3, 1, 1).expand(1, 4, 3, 4, 4))
+
+
 def test_interpolate_mixes_directions_and_lengths() -> None:
     a, b = lat(1, 4, 2, 2), lat(1, 4, 2, 2, seed=3)
     assert torch.allclose(out(lo.LatentInterpolate, samples1=a, samples2=b, ratio=1.0)["samples"], a["samples"],
