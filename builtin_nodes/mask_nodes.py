@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from builtin_nodes.saving import writing_to
-from builtin_nodes.tensor_fit import MissingChannel, as_mask_batch, repeat_to_batch
+from builtin_nodes.tensor_fit import MissingChannel, as_mask_batch, repeat_to_batch, resize_frames
 from isolate.api import io
 from isolate.paths import OutputPaths
 
@@ -29,8 +29,8 @@ def composite(destination: Any, source: Any, x: int, y: int, mask: Any = None, m
     import torch
 
     source = source.to(destination.device)
-    if resize_source:
-        source = torch.nn.functional.interpolate(source, size=tuple(destination.shape[-2:]), mode="bilinear")
+    if resize_source:  # bilinear (frame by frame for video latents)
+        source = resize_frames(source, destination.shape[-1], destination.shape[-2], "bilinear")
     source = repeat_to_batch(source, destination.shape[0])
     src_h, src_w = source.shape[-2], source.shape[-1]
     x = max(-src_w * multiplier, min(x, destination.shape[-1] * multiplier))

@@ -164,3 +164,14 @@ def test_latent_composite_masked_in_latent_pixels() -> None:
                  mask=half)["samples"]
     expected = torch.nn.functional.interpolate(half[None, None], size=(4, 4), mode="bilinear")[0, 0]
     assert torch.allclose(masked[0, 0, :4, :4], expected)
+
+
+def test_latent_composite_masked_on_video_latents() -> None:
+    dest = {"samples": torch.zeros(1, 4, 3, 8, 8)}
+    source = {"samples": torch.ones(1, 4, 3, 2, 2)}
+    mask = torch.zeros(2, 2)
+    mask[:, 1] = 1.0
+    s = out(m.LatentCompositeMasked, destination=dest, source=source, x=0, y=0, resize_source=True, mask=mask)
+    assert s["samples"].shape == (1, 4, 3, 8, 8)
+    expected = torch.nn.functional.interpolate(mask[None, None], size=(8, 8), mode="bilinear")[0, 0]
+    assert torch.allclose(s["samples"][0, 2, 1], expected)  # the mask over every frame and channel
