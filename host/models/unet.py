@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from host.models import ops
 from host.models.unet_config import UNetConfig
 
 
@@ -28,11 +29,11 @@ class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, emb_dim: int, **kw: Any) -> None:
         super().__init__()
         self.in_layers = nn.Sequential(nn.GroupNorm(32, cin, eps=1e-5, **kw), nn.SiLU(),
-                                       nn.Conv2d(cin, cout, 3, padding=1, **kw))
+                                       ops.Conv2d(cin, cout, 3, padding=1, **kw))
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, cout, **kw))
         self.out_layers = nn.Sequential(nn.GroupNorm(32, cout, eps=1e-5, **kw), nn.SiLU(), nn.Dropout(0.0),
-                                        nn.Conv2d(cout, cout, 3, padding=1, **kw))
-        self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1, **kw)
+                                        ops.Conv2d(cout, cout, 3, padding=1, **kw))
+        self.skip_connection = nn.Identity() if cin == cout else ops.Conv2d(cin, cout, 1, **kw)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x)
@@ -99,7 +100,7 @@ class SpatialTransformer(nn.Module):
         super().__init__()
         self.use_linear = cfg.use_linear
         self.norm = nn.GroupNorm(32, ch, eps=1e-6, **kw)
-        proj = (lambda: nn.Linear(ch, ch, **kw)) if cfg.use_linear else (lambda: nn.Conv2d(ch, ch, 1, **kw))
+        proj = (lambda: nn.Linear(ch, ch, **kw)) if cfg.use_linear else (lambda: ops.Conv2d(ch, ch, 1, **kw))
         self.proj_in = proj()
         self.transformer_blocks = nn.ModuleList(
             BasicTransformerBlock(ch, cfg.context_dim, cfg.heads(ch), **kw) for _ in range(depth))
@@ -127,7 +128,7 @@ class SpatialTransformer(nn.Module):
 class Downsample(nn.Module):
     def __init__(self, ch: int, **kw: Any) -> None:
         super().__init__()
-        self.op = nn.Conv2d(ch, ch, 3, stride=2, padding=1, **kw)
+        self.op = ops.Conv2d(ch, ch, 3, stride=2, padding=1, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
@@ -136,7 +137,7 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     def __init__(self, ch: int, **kw: Any) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, padding=1, **kw)
+        self.conv = ops.Conv2d(ch, ch, 3, padding=1, **kw)
 
     def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         if size is None:
@@ -175,7 +176,7 @@ class UNetModel(nn.Module):
         if cfg.adm_in_channels is not None:
             self.label_emb = nn.Sequential(nn.Sequential(
                 nn.Linear(cfg.adm_in_channels, ted, **kw), nn.SiLU(), nn.Linear(ted, ted, **kw)))
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([nn.Conv2d(cfg.in_channels, mc, 3, padding=1,
+        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([ops.Conv2d(cfg.in_channels, mc, 3, padding=1,
                                                                              **kw)])])
         chans, ch, depths = [mc], mc, iter(cfg.input_depths)
         levels = len(cfg.channel_mult)
@@ -209,7 +210,7 @@ class UNetModel(nn.Module):
                     layers.append(Upsample(ch, **kw))
                 self.output_blocks.append(TimestepEmbedSequential(layers))
         self.out = nn.Sequential(nn.GroupNorm(32, ch, eps=1e-5, **kw), nn.SiLU(),
-                                 nn.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
+                                 ops.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
                 y: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
