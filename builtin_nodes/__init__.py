@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from builtin_nodes.node_env import NodeFolders
 from builtin_nodes.paths import OutputPaths
@@ -45,6 +45,27 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(live_images, runner, display_names=image_io.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(static_images, runner, display_names=image_io.V1_DISPLAY_NAMES)
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
+    _load_image_extras(registry, runner, paths, folders)
+
+
+def _load_image_extras(registry: Registry, runner: Any, paths: OutputPaths, folders: NodeFolders) -> None:
+    """The mask, image-extra, animation, latent-operation and latent-file nodes (issue 17)."""
+    from builtin_nodes import image_extras, latent_files, latent_transform
+    from builtin_nodes.animated import animated_nodes
+    from builtin_nodes.image_stitch import NODES as STITCH
+    from builtin_nodes.latent_operations import NODES as LATENT_OPERATIONS
+    from builtin_nodes.latent_ops import NODES as LATENT_OPS
+    from builtin_nodes.mask_nodes import mask_nodes
+
+    v3 = [*mask_nodes(paths), *image_extras.NODES, *STITCH, *animated_nodes(paths), *LATENT_OPS, *LATENT_OPERATIONS]
+    registry.add_classes({cls.define_schema().node_id: cls for cls in v3}, runner, origin="builtin")
+    registry.add_classes(image_extras.V1_CLASSES, runner, display_names=image_extras.V1_DISPLAY_NAMES,
+                         origin="builtin")
+    registry.add_classes(latent_transform.V1_CLASSES, runner, display_names=latent_transform.V1_DISPLAY_NAMES,
+                         origin="builtin")
+    live_latents, static_files = latent_files.latent_file_classes(paths, folders)
+    registry.add_classes(live_latents, runner, live=True)
+    registry.add_classes(static_files, runner, display_names=latent_files.V1_DISPLAY_NAMES)
 
 
 __all__ = ["NodeFolders", "OutputPaths", "load_builtin"]

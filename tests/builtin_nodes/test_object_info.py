@@ -27,6 +27,16 @@ SHIPPED = {
     "ConditioningSetTimestepRange", "EmptyLatentImage", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEEncode",
     "VAEEncodeForInpaint", "VAEDecodeTiled", "VAEEncodeTiled", "SetLatentNoiseMask", "InpaintModelConditioning",
     "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
+    # model-free masks, images, latents, latent files (issue 17, imagenodes)
+    "CropMask", "FeatherMask", "GrowMask", "ImageColorToMask", "ImageCompositeMasked", "ImageToMask", "InvertMask",
+    "LatentCompositeMasked", "MaskComposite", "MaskPreview", "MaskToImage", "SolidMask", "ThresholdMask",
+    "GetImageSize", "ImageAddNoise", "ImageCrop", "ImageFlip", "ImageFromBatch", "ImageRotate",
+    "ImageScaleToMaxDimension", "ImageStitch", "RepeatImageBatch", "ResizeAndPadImage", "SaveAnimatedPNG",
+    "SaveAnimatedWEBP", "SaveSVGNode", "LatentAdd", "LatentApplyOperation", "LatentApplyOperationCFG", "LatentBatch",
+    "LatentBatchSeedBehavior", "LatentConcat", "LatentCut", "LatentCutToBatch", "LatentInterpolate", "LatentMultiply",
+    "LatentOperationSharpen", "LatentOperationTonemapReinhard", "LatentSubtract", "ReplaceVideoLatentFrames",
+    "ImagePadForOutpaint", "LatentBlend", "LatentComposite", "LatentCrop", "LatentFlip", "LatentFromBatch",
+    "LatentRotate", "RepeatLatentBatch", "SaveLatent", "LoadLatent", "LoadImageOutput", "CustomCombo",
 }
 EXPECTED = SHIPPED
 

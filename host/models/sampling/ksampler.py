@@ -138,7 +138,8 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     inpaint_noise = noise
     if mask is not None and sampler_name in INPAINT_RANDOM_NOISE:
         inpaint_noise = torch.randn(noise.shape, generator=cpu_generator(seed + 1), device="cpu").to(device)
-    denoiser = GuidedDenoiser(call, pos, neg, cfg, interrupted, latent_in, mask, inpaint_noise)
+    denoiser = GuidedDenoiser(call, pos, neg, cfg, interrupted, latent_in, mask, inpaint_noise,
+                              tuple(getattr(model, "pre_cfg_functions", ())))
     x = ms.noise_scaling(sigmas[0], noise, latent_in, ms.is_max_denoise(sigmas))
     total = len(sigmas) - 1
 
