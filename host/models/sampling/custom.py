@@ -13,6 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+# through the package first: loading the submodule ``ksampler`` by its own name would rebind the package's
+# ``ksampler`` (the function, loaded lazily) to the module
+from . import ksampler as _ksampler  # noqa: F401
 from .conds import Cond, add_same_area, resolve
 from .errors import SamplingInterrupted, WrongInputType
 from .guidance import GuidedDenoiser, ModelCall, calc_cond_batch

@@ -243,3 +243,14 @@ def test_bad_inputs_are_named_errors() -> None:
         sample_custom(guider, RandomNoise(1), Sampler("euler"), sigmas, {"samples": torch.ones(1, 3, 8, 8)})
     with pytest.raises(UnknownSampler):
         Sampler("no_such_sampler")
+
+
+def test_importing_custom_first_keeps_the_package_ksampler_function() -> None:
+    """custom.py imports helpers from the ksampler submodule; loaded first, it must not rebind the package's
+    ``ksampler`` (KSampler's function) to the module."""
+    import subprocess
+    import sys
+
+    code = ("import host.models.sampling.custom\nfrom host.models.sampling import ksampler\n"
+            "assert callable(ksampler) and not hasattr(ksampler, 'ModelCall'), ksampler")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
