@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -42,6 +42,27 @@ class Sampler:
     def function(self) -> SamplerFn:
         return sampler_function(self.name)
 
+    # ComfyUI's KSAMPLER attribute names, for code that reads them
+    sampler_function = function
+
+    @property
+    def extra_options(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def inpaint_options(self) -> dict[str, Any]:
+        """``random``: the kept region of an inpaint is re-noised with a seed+1 draw (ddim)."""
+        return {"random": True} if self.name in INPAINT_RANDOM_NOISE else {}
+
+
+class Noise(Protocol):
+    """NOISE as ComfyUI has it: a ``seed`` (the sampler's own noise is seeded with it) and
+    ``generate_noise(latent)``, the initial noise for a LATENT dict, on the CPU."""
+
+    seed: int
+
+    def generate_noise(self, input_latent: dict[str, Any]) -> Tensor: ...
+
 
 @dataclass(frozen=True)
 class RandomNoise:
@@ -51,6 +72,9 @@ class RandomNoise:
 
     def generate(self, samples: Tensor, batch_index: Sequence[int] | None = None) -> Tensor:
         return prepare_noise(samples, self.seed, batch_index)
+
+    def generate_noise(self, input_latent: dict[str, Any]) -> Tensor:
+        return self.generate(input_latent["samples"], input_latent.get("batch_index"))
 
 
 @dataclass(frozen=True)
@@ -62,8 +86,24 @@ class DisableNoise:
     def generate(self, samples: Tensor, batch_index: Sequence[int] | None = None) -> Tensor:
         return torch.zeros(samples.shape, dtype=samples.dtype, device="cpu")
 
+    def generate_noise(self, input_latent: dict[str, Any]) -> Tensor:
+        return self.generate(input_latent["samples"])
 
-Noise = RandomNoise | DisableNoise
+
+def check_noise(noise: Any) -> Noise:
+    """Any NOISE: ours, or a pack's object with ComfyUI's ``seed`` and ``generate_noise``."""
+    if not callable(getattr(noise, "generate_noise", None)) or not isinstance(getattr(noise, "seed", None), int):
+        raise WrongInputType(f"noise must be NOISE (RandomNoise, DisableNoise or an object with a seed and "
+                             f"generate_noise), got {type(noise).__name__}")
+    return noise
+
+
+def _initial_noise(noise: Noise, samples: Tensor, latent: dict[str, Any]) -> Tensor:
+    drawn = noise.generate_noise({**latent, "samples": samples})
+    if not isinstance(drawn, Tensor) or drawn.shape != samples.shape:
+        raise WrongInputType(f"the NOISE gave {getattr(drawn, 'shape', type(drawn).__name__)} for a latent of shape "
+                             f"{list(samples.shape)}")
+    return drawn.to(dtype=samples.dtype, device="cpu")
 
 
 class DualGuidedDenoiser(GuidedDenoiser):
@@ -110,6 +150,11 @@ class CFGGuider:
     positive: list
     negative: list = field(default_factory=list)
     cfg: float = 1.0
+
+    @property
+    def model_patcher(self) -> Any:
+        """ComfyUI's name for the guider's model."""
+        return self.model
 
     def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling) -> list[list[Cond]]:
         lists = [resolve(self.positive, dims, device, ms), resolve(self.negative, dims, device, ms)]
@@ -172,12 +217,12 @@ def sample_custom(guider: CFGGuider, noise: Noise, sampler: Sampler, sigmas: Ten
     ``callback(i, total, x0)`` after each step (x0 in scaled latent space); ``interrupted()`` before every
     model call, True raising SamplingInterrupted. The sampler's own noise is seeded with ``noise.seed``."""
     check_kind(guider, CFGGuider, "guider", "a GUIDER (CFGGuider, DualCFGGuider or BasicGuider)")
-    check_kind(noise, (RandomNoise, DisableNoise), "noise", "NOISE (RandomNoise or DisableNoise)")
+    check_noise(noise)
     check_kind(sampler, Sampler, "sampler", "a SAMPLER (KSamplerSelect or a Sampler* node)")
     sigmas = check_sigmas(sigmas).float()
     model = check_model(guider.model)
     samples = fix_empty_latent_channels(model, latent["samples"])
-    initial = noise.generate(samples, latent.get("batch_index"))
+    initial = _initial_noise(noise, samples, latent)
     if len(sigmas) == 0:
         return CustomResult(samples, None)
     ms = model_sampling_of(model)
@@ -214,14 +259,14 @@ def sample_custom(guider: CFGGuider, noise: Noise, sampler: Sampler, sigmas: Ten
 def add_noise(model: Any, noise: Noise, sigmas: Tensor, latent: dict[str, Any]) -> Tensor:
     """AddNoise: the latent noised to |sigmas[0] - sigmas[-1]| (sigmas[0] when there is one sigma), without the
     full-denoise factor; NaN and infinities become 0. Empty sigmas return the samples unchanged."""
-    check_kind(noise, (RandomNoise, DisableNoise), "noise", "NOISE (RandomNoise or DisableNoise)")
+    check_noise(noise)
     check_model(model)
     sigmas = check_sigmas(sigmas)
     samples = latent["samples"]
     if len(sigmas) == 0:
         return samples
     samples = fix_empty_latent_channels(model, samples)
-    drawn = noise.generate(samples, latent.get("batch_index"))
+    drawn = _initial_noise(noise, samples, latent)
     sigma = torch.abs(sigmas[0] - sigmas[-1]) if len(sigmas) > 1 else sigmas[0]
     scale = float(getattr(model, "latent_scale", 0.18215))
     latent_in = samples * scale if torch.count_nonzero(samples) > 0 else samples

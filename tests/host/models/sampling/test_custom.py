@@ -254,3 +254,29 @@ def test_importing_custom_first_keeps_the_package_ksampler_function() -> None:
     code = ("import host.models.sampling.custom\nfrom host.models.sampling import ksampler\n"
             "assert callable(ksampler) and not hasattr(ksampler, 'ModelCall'), ksampler")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+class OffsetNoise:
+    """A pack's own NOISE, as ComfyUI's API has it: a seed and generate_noise(latent)."""
+
+    def __init__(self, seed: int, offset: float) -> None:
+        self.seed, self.offset = seed, offset
+
+    def generate_noise(self, input_latent: dict) -> torch.Tensor:
+        return RandomNoise(self.seed).generate_noise(input_latent) + self.offset
+
+
+def test_a_pack_noise_object_and_comfyui_attribute_names() -> None:
+    model = TinyModel()
+    zero = custom(model, noise=OffsetNoise(5, 0.0)).samples
+    assert torch.equal(zero, custom(model, noise=RandomNoise(5)).samples)
+    assert not torch.allclose(custom(model, noise=OffsetNoise(5, 0.5)).samples, zero)
+    with pytest.raises(WrongInputType, match="NOISE gave"):
+        custom(model, noise=type("Short", (), {"seed": 1, "generate_noise": lambda self, lat: torch.zeros(3)})())
+    lat = {"samples": torch.zeros(2, 4, 8, 8), "batch_index": [3, 1]}
+    assert torch.equal(RandomNoise(2).generate_noise(lat), RandomNoise(2).generate(lat["samples"], [3, 1]))
+    ddim = Sampler("ddim", {"x": 1})
+    assert ddim.inpaint_options == {"random": True} and Sampler("euler").inpaint_options == {}
+    assert ddim.extra_options == {"x": 1} and ddim.sampler_function is ddim.function
+    guider = CFGGuider(model, cond(1.0))
+    assert guider.model_patcher is model
