@@ -280,3 +280,17 @@ def test_a_pack_noise_object_and_comfyui_attribute_names() -> None:
     assert ddim.extra_options == {"x": 1} and ddim.sampler_function is ddim.function
     guider = CFGGuider(model, cond(1.0))
     assert guider.model_patcher is model
+
+
+@pytest.mark.parametrize("dual", [False, True])
+def test_interrupt_stops_before_a_model_call(dual: bool) -> None:
+    from host.models.sampling import SamplingInterrupted
+
+    model = TinyModel()
+    guider = (DualCFGGuider(model, cond(1.0), cond(-1.0), 2.0, middle=cond(0.5), cfg2=3.0) if dual
+              else CFGGuider(model, cond(1.0), cond(-1.0), 7.0))
+    calls = iter(range(100))
+    with pytest.raises(SamplingInterrupted):
+        sample_custom(guider, RandomNoise(1), Sampler("euler"), basic_scheduler(MS, "normal", 4, 1.0), latent(),
+                      interrupted=lambda: next(calls) >= 2)
+    assert model.unet.calls == 2
