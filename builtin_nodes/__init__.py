@@ -25,6 +25,9 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         sampler_nodes,
         vae_nodes,
     )
+    from builtin_nodes.custom_sampler_guiders import NODES as CUSTOM_SAMPLING
+    from builtin_nodes.custom_sampler_samplers import NODES as CUSTOM_SAMPLERS
+    from builtin_nodes.custom_sampler_sigmas import NODES as CUSTOM_SIGMAS
     from builtin_nodes.images import image_nodes
     from builtin_nodes.logic import NODES as LOGIC
     from builtin_nodes.primitives import NODES as PRIMITIVES
@@ -35,6 +38,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     folders = folders or NodeFolders.default(paths.output_dir, paths.temp_dir)
     runner = LocalRunner()
     v3 = [*image_nodes(paths), *image_ops.NODES, *PRIMITIVES, *REBATCH, *STRINGS, *LOGIC]
+    v3 += [*CUSTOM_SIGMAS, *CUSTOM_SAMPLERS, *CUSTOM_SAMPLING]
     registry.add_classes({cls.define_schema().node_id: cls for cls in v3}, runner, origin="builtin")
     for module in (image_ops, preview_any):  # v1 classes: display names and python_module given here
         registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES, origin="builtin",

@@ -37,6 +37,14 @@ SHIPPED = {
     "LatentOperationSharpen", "LatentOperationTonemapReinhard", "LatentSubtract", "ReplaceVideoLatentFrames",
     "ImagePadForOutpaint", "LatentBlend", "LatentComposite", "LatentCrop", "LatentFlip", "LatentFromBatch",
     "LatentRotate", "RepeatLatentBatch", "SaveLatent", "LoadLatent", "LoadImageOutput", "CustomCombo",
+    # comfy_extras.nodes_custom_sampler (issue 17)
+    "AddNoise", "BasicGuider", "BasicScheduler", "BetaSamplingScheduler", "CFGGuider", "DisableNoise",
+    "DualCFGGuider", "ExponentialScheduler", "ExtendIntermediateSigmas", "FlipSigmas", "KSamplerSelect",
+    "KarrasScheduler", "LaplaceScheduler", "ManualSigmas", "PolyexponentialScheduler", "RandomNoise",
+    "SDTurboScheduler", "SamplerCustom", "SamplerCustomAdvanced", "SamplerDPMAdaptative", "SamplerDPMPP_2M_SDE",
+    "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_SDE", "SamplerER_SDE",
+    "SamplerEulerAncestral", "SamplerEulerAncestralCFGPP", "SamplerLMS", "SamplerSASolver", "SamplerSEEDS2",
+    "SamplingPercentToSigma", "SetFirstSigma", "SplitSigmas", "SplitSigmasDenoise", "VPScheduler",
 }
 EXPECTED = SHIPPED
 
