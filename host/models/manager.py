@@ -170,22 +170,31 @@ class ModelManager:
     def use(self, model: Any, device: Any = None) -> Any:
         """Put ``model`` on the compute device (or ``device``) before computing with it, within the budget:
         in the low/no VRAM states every other model goes back to the CPU first; otherwise the least recently
-        used ones do until it fits."""
+        used ones do until it fits. Then its weights are made to hold what it wants: a patched model's (LoRA)
+        patch set, written in place; the originals for a plain one (host.models.patcher.sync_weights)."""
+        from host.models.patcher import base_value, sync_weights
+
         target = device if device is not None else self.device
-        if str(target) == "cpu":
-            return model
+        if str(target) != "cpu":
+            self._place(base_value(model), target)
+        with self._lock:
+            policy = self.dtype_policy
+            sync_weights(model, self.offload_device, {role: policy.torch_dtype(role) for role in
+                                                      ("unet", "text_encoder")})
+        return model
+
+    def _place(self, model: Any, target: Any) -> None:
         need = model_bytes(model)
         with self._lock:
             if id(model) in self._placed:
                 self._placed.move_to_end(id(model))
-                return model
+                return
             if self.plan.vram_state in ("low", "no"):
                 self._evict(lambda: False)
             else:
                 self._evict(lambda: device_free_bytes(target) - self.plan.reserve_bytes >= need)
             move_model(model, target)
             self._placed[id(model)] = (model, need)
-        return model
 
     def done(self, model: Any) -> None:
         """A node finished computing with ``model``: with ``--novram`` or ``--disable-smart-memory`` it goes

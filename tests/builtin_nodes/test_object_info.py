@@ -27,6 +27,7 @@ SHIPPED = {
     "ConditioningSetTimestepRange", "EmptyLatentImage", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEEncode",
     "VAEEncodeForInpaint", "VAEDecodeTiled", "VAEEncodeTiled", "SetLatentNoiseMask", "InpaintModelConditioning",
     "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
+    "LoraLoader", "LoraLoaderModelOnly",  # issue 17: LoRA
 }
 EXPECTED = SHIPPED
 
