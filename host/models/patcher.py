@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -32,22 +32,43 @@ _OWN = frozenset({"model", "patches", "patches_uuid", "model_options", "object_p
 
 
 def weight_modules(value: Any) -> dict[str, tuple[nn.Module, str]]:
-    """prefix -> (module holding the weights, dtype-policy role) of a loaded value."""
+    """prefix -> (module holding the weights, dtype-policy role) of a loaded value: its ``patch_modules()`` when it
+    has one; a UNet (``.unet``); a text encoder (``.model`` a ClipTextModel, named by its kind); or a composite
+    text encoder with ``clip_l``/``clip_h``/``clip_g`` parts (ComfyUI's SDXL layout)."""
     custom = getattr(value, "patch_modules", None)
     if callable(custom):
         return dict(custom())
     unet = getattr(value, "unet", None)
     if isinstance(unet, nn.Module):
         return {"diffusion_model.": (unet, "unet")}
-    text = getattr(value, "model", None)
-    spec = getattr(text, "spec", None)
-    if not isinstance(text, nn.Module) or spec is None:
-        return {}
-    out = {f"clip_{spec.kind}.transformer.text_model.": (getattr(text.transformer, "text_model", text.transformer),
-                                                         "text_encoder")}
+    text = _clip_model(value)
+    if text is not None:
+        return _clip_entries(f"clip_{text.spec.kind}", text)
+    out: dict[str, tuple[nn.Module, str]] = {}
+    for name in ("clip_l", "clip_h", "clip_g"):
+        part = getattr(value, name, None)
+        part_model = part if _is_clip_model(part) else _clip_model(part)
+        if part_model is not None:
+            out |= _clip_entries(name, part_model)
+    return out
+
+
+def _is_clip_model(m: Any) -> bool:
+    return isinstance(m, nn.Module) and getattr(m, "spec", None) is not None and hasattr(m, "transformer")
+
+
+def _clip_model(value: Any) -> Any:
+    """The ClipTextModel of a TextEncoder-like value (its ``.model``), or None."""
+    text = getattr(value, "model", None) if value is not None else None
+    return text if _is_clip_model(text) else None
+
+
+def _clip_entries(name: str, text: Any) -> dict[str, tuple[nn.Module, str]]:
+    out = {f"{name}.transformer.text_model.": (getattr(text.transformer, "text_model", text.transformer),
+                                               "text_encoder")}
     proj = getattr(text, "text_projection", None)
     if isinstance(proj, nn.Module):
-        out[f"clip_{spec.kind}.transformer.text_projection."] = (proj, "text_encoder")
+        out[f"{name}.transformer.text_projection."] = (proj, "text_encoder")
     return out
 
 
@@ -235,10 +256,5 @@ def sync_weights(value: Any, offload: Any = "cpu", storage: Mapping[str, torch.d
         state.applied = token
 
 
-def patched_names(values: Iterable[Any]) -> set[str]:
-    """The weight names any of ``values`` patches (diagnostics)."""
-    return {k for v in values if isinstance(v, ModelPatcher) for k in v.patches}
-
-
-__all__ = ["ModelPatcher", "PatchState", "base_value", "patch_state", "patched_names", "sync_weights",
+__all__ = ["ModelPatcher", "PatchState", "base_value", "patch_state", "sync_weights",
            "weight_modules", "weight_names"]

@@ -143,3 +143,21 @@ def test_unmatched_keys_are_errors(ckpt) -> None:  # type: ignore[no-untyped-def
                for k, v in lora_state_dict().items() if "down_blocks" in k or k.startswith("lora_te")}
     with pytest.raises(LoraMismatch, match="diffusion model keys"):  # the text encoder part fits, the UNet's not
         plan_lora(renamed, ckpt.model, ckpt.clip)
+
+
+def test_sdxl_te1_te2_on_a_composite_text_encoder(ckpt, sd15_small: Path) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    g = load_checkpoint(sd15_small, want_unet=False, want_vae=False).clip  # its own weights, standing in for G
+    composite = SimpleNamespace(clip_l=ckpt.clip, clip_g=g)
+    te = lora_state_dict(unet=None, seed=8)
+    sd = {k.replace("lora_te_", "lora_te1_"): v for k, v in te.items()}
+    sd |= {k.replace("lora_te_", "lora_te2_"): v for k, v in lora_state_dict(unet=None, seed=9).items()}
+    plan = plan_lora(sd, None, composite)
+    assert {k.split(".")[0] for k in plan.clip} == {"clip_l", "clip_g"} and len(plan.clip) == 24
+    g_before, l_before = weights(g), weights(ckpt.clip)
+    _, patched = load_lora_for_models(None, composite, sd, 0.0, 1.0)
+    sync_weights(patched)
+    assert not same(weights(g), g_before) and not same(weights(ckpt.clip), l_before)
+    sync_weights(composite)
+    assert same(weights(g), g_before) and same(weights(ckpt.clip), l_before)
