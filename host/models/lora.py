@@ -369,11 +369,25 @@ class _Reader:
         return None
 
 
+def _stems(keys: Iterable[str]) -> set[str]:
+    """Every stem a key could belong to: each of its dotted prefixes, and the part before ``_lora.``."""
+    out: set[str] = set()
+    for k in keys:
+        parts = k.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        if "_lora." in k:
+            out.add(k.split("_lora.", 1)[0])
+    return out
+
+
 def read_patches(lora: Mapping[str, Tensor], key_map: Mapping[str, str]) -> tuple[dict[str, Adapter], set[str]]:
     """(model weight -> Adapter, the LoRA keys used) for every stem of ``key_map`` the file has."""
     r = _Reader(lora)
     out: dict[str, Adapter] = {}
+    candidates = _stems(r.keys)
     for stem, target in key_map.items():
+        if stem not in candidates:
+            continue
         adapter = r.adapter(stem)
         if adapter is not None:
             out[target] = adapter

@@ -179,9 +179,16 @@ class ModelManager:
             self._place(base_value(model), target)
         with self._lock:
             policy = self.dtype_policy
-            sync_weights(model, self.offload_device, {role: policy.torch_dtype(role) for role in
+            sync_weights(model, self._backup_device, {role: policy.torch_dtype(role) for role in
                                                       ("unet", "text_encoder")})
         return model
+
+    def _backup_device(self, nbytes: int, device: Any) -> Any:
+        """Where the originals of ``nbytes`` of patched weights on ``device`` are kept: beside them when the
+        device has room for four times as much past the reserve (no copies across the bus), else offloaded."""
+        if str(device) == "cpu" or self.plan.vram_state in ("low", "no"):
+            return self.offload_device
+        return device if device_free_bytes(device) - self.plan.reserve_bytes >= 4 * nbytes else self.offload_device
 
     def _place(self, model: Any, target: Any) -> None:
         need = model_bytes(model)
@@ -208,12 +215,14 @@ class ModelManager:
             return
         while self._placed and not enough():
             _, (model, _) = self._placed.popitem(last=False)
+            _unpatched(model)
             move_model(model, self.offload_device)
         _empty_device_cache()
 
     def _unplace(self, value: Any) -> None:
         for part in _parts(value):
             if self._placed.pop(id(part), None) is not None and self.plan.vram_state != "gpu_only":
+                _unpatched(part)
                 move_model(part, self.offload_device)
 
     def placed(self) -> list[Any]:
@@ -227,6 +236,7 @@ class ModelManager:
         with self._lock:
             for model, _ in list(self._placed.values()):
                 if self._plan is not None and self._plan.vram_state != "gpu_only":
+                    _unpatched(model)
                     move_model(model, self.offload_device)
             self._placed.clear()
             self._files.clear()
@@ -261,6 +271,14 @@ def _parts(value: Any) -> list[Any]:
         if part is not None:
             parts.append(part)
     return parts
+
+
+def _unpatched(model: Any) -> None:
+    """A model leaving the compute device gets its original weights back (its patches, and the backups kept
+    beside it, do not travel); the next ``use`` patches it again."""
+    from host.models.patcher import sync_weights
+
+    sync_weights(model)
 
 
 def _torch_device(device: Any) -> Any:

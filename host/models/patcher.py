@@ -4,10 +4,11 @@ A :class:`ModelPatcher` is a MODEL or CLIP value: the loaded value it wraps (a `
 ``TextEncoder``; attributes it lacks are read from there) plus a patch list per weight. ``clone()`` shares the
 weights; ``add_patches`` returns a patch set under a new ``patches_uuid``. Nothing is computed until the model is
 readied for compute (``sync_weights``, called by ``ModelManager.use``): then the wanted patch set is written into
-the weights in place, on the device they are on, the originals of only the patched keys backed up on the offload
-device. Readying a value that wants another patch set (or none: the plain loaded value) first puts the originals
-back. What is applied to a module is recorded on the module itself (``PatchState``), so every value sharing it
-agrees on what its weights hold.
+the weights in place, on the device they are on, the originals of only the patched keys backed up (on the
+offload device, or beside the weights when the manager sees room for them there). Readying a value that wants
+another patch set (or none: the plain loaded value) first puts the originals back; so does the manager when it
+moves a model off the compute device. What is applied to a module is recorded on the module itself
+(``PatchState``), so every value sharing it agrees on what its weights hold.
 
 Weight names are ComfyUI's: ``diffusion_model.<UNet key>``, ``clip_l.transformer.text_model.<CLIP key>`` (also
 ``clip_h``, ``clip_g``) and ``clip_<x>.transformer.text_projection.weight``.
@@ -111,13 +112,18 @@ def _restore(module: nn.Module, state: PatchState) -> None:
     state.applied = None
 
 
-def _apply(module: nn.Module, state: PatchState, patches: Mapping[str, list[Patch]], offload: Any,
+def _apply(module: nn.Module, state: PatchState, patches: Mapping[str, list[Patch]], backup_to: Any,
            storage: torch.dtype | None) -> None:
+    tensors = {name: _tensor(module, name) for name in patches}
+    if callable(backup_to):
+        nbytes = sum(t.numel() * t.element_size() for n, t in tensors.items() if n not in state.backup)
+        device = next(iter(tensors.values())).device if tensors else torch.device("cpu")
+        backup_to = backup_to(nbytes, device)
     with torch.no_grad():
         for name, plist in patches.items():
-            t = _tensor(module, name)
+            t = tensors[name]
             if name not in state.backup:
-                state.backup[name] = t.detach().to(offload, copy=True)
+                state.backup[name] = t.detach().to(backup_to, copy=True)
             w = calculate_weight(plist, t.detach().to(torch.float32, copy=True), name)
             if storage is not None and storage != t.dtype:
                 w = w.to(storage)  # the weights' storage rounding (CLIP: fp16 values computed in fp32)
@@ -235,9 +241,10 @@ def base_value(value: Any) -> Any:
     return value.model if isinstance(value, ModelPatcher) else value
 
 
-def sync_weights(value: Any, offload: Any = "cpu", storage: Mapping[str, torch.dtype] | None = None) -> None:
+def sync_weights(value: Any, backup_to: Any = "cpu", storage: Mapping[str, torch.dtype] | None = None) -> None:
     """Make the weights hold what ``value`` wants: its patch set for a ModelPatcher, the originals otherwise.
-    ``storage``: role ("unet", "text_encoder") -> the dtype patched weights are rounded through."""
+    ``backup_to``: the device originals are kept on, or ``f(nbytes, weights' device) -> device``; ``storage``:
+    role ("unet", "text_encoder") -> the dtype patched weights are rounded through."""
     base = base_value(value)
     token = value.patches_uuid if isinstance(value, ModelPatcher) and value.patches else None
     for prefix, (module, role) in weight_modules(base).items():
@@ -252,7 +259,7 @@ def sync_weights(value: Any, offload: Any = "cpu", storage: Mapping[str, torch.d
             continue
         mine = {k[len(prefix):]: [as_patch(p) for p in v] for k, v in value.patches.items() if k.startswith(prefix)}
         state.applied = object()  # partly patched until done: a failure leaves a state every value restores
-        _apply(module, state, mine, offload, (storage or {}).get(role))
+        _apply(module, state, mine, backup_to, (storage or {}).get(role))
         state.applied = token
 
 

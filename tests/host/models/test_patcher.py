@@ -161,3 +161,15 @@ def test_sdxl_te1_te2_on_a_composite_text_encoder(ckpt, sd15_small: Path) -> Non
     assert not same(weights(g), g_before) and not same(weights(ckpt.clip), l_before)
     sync_weights(composite)
     assert same(weights(g), g_before) and same(weights(ckpt.clip), l_before)
+
+
+def test_a_model_leaving_the_compute_device_gets_its_originals_back(ckpt) -> None:  # type: ignore[no-untyped-def]
+    manager = ModelManager(DeviceConfig(cpu=True))
+    original = weights(ckpt.model)
+    m, _ = load_lora_for_models(ckpt.model, None, lora_state_dict(clip=None, seed=10), 1.0, 0.0)
+    manager.use(m)
+    assert not same(weights(ckpt.model), original)
+    manager._placed[id(ckpt.model)] = (ckpt.model, 0)  # as if placed on a GPU
+    manager.unload_all()
+    assert same(weights(ckpt.model), original)
+    assert manager._backup_device(1, torch.device("cpu")) == manager.offload_device
