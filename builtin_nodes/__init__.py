@@ -21,6 +21,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         image_ops,
         latent,
         loaders,
+        lora_nodes,
         preview_any,
         sampler_nodes,
         vae_nodes,
@@ -49,6 +50,8 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(live_images, runner, display_names=image_io.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(static_images, runner, display_names=image_io.V1_DISPLAY_NAMES)
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
+    registry.add_classes(lora_nodes.lora_classes(folders), runner, display_names=lora_nodes.V1_DISPLAY_NAMES,
+                         live=True)
     _load_image_extras(registry, runner, paths, folders)
 
 

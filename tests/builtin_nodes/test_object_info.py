@@ -45,6 +45,7 @@ SHIPPED = {
     "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_SDE", "SamplerER_SDE",
     "SamplerEulerAncestral", "SamplerEulerAncestralCFGPP", "SamplerLMS", "SamplerSASolver", "SamplerSEEDS2",
     "SamplingPercentToSigma", "SetFirstSigma", "SplitSigmas", "SplitSigmasDenoise", "VPScheduler",
+    "LoraLoader", "LoraLoaderModelOnly",  # issue 17: LoRA
 }
 EXPECTED = SHIPPED
 
