@@ -17,6 +17,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     from builtin_nodes import (
         clip_nodes,
         conditioning,
+        control_nodes,
         image_io,
         image_ops,
         latent,
@@ -45,6 +46,9 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(live_images, runner, display_names=image_io.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(static_images, runner, display_names=image_io.V1_DISPLAY_NAMES)
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
+    registry.add_classes(control_nodes.V1_CLASSES, runner, display_names=control_nodes.V1_DISPLAY_NAMES)
+    registry.add_classes(control_nodes.loader_classes(folders), runner, display_names=control_nodes.V1_DISPLAY_NAMES,
+                         live=True)
 
 
 __all__ = ["NodeFolders", "OutputPaths", "load_builtin"]

@@ -27,6 +27,8 @@ SHIPPED = {
     "ConditioningSetTimestepRange", "EmptyLatentImage", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEEncode",
     "VAEEncodeForInpaint", "VAEDecodeTiled", "VAEEncodeTiled", "SetLatentNoiseMask", "InpaintModelConditioning",
     "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
+    # ControlNet, upscale models, CLIP vision, style models, unCLIP, GLIGEN, diffusers (issue 17)
+    "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
 }
 EXPECTED = SHIPPED
 

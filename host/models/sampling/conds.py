@@ -29,6 +29,8 @@ class Cond:
     sigma_start: float | None = None        # skipped while sigma > sigma_start
     sigma_end: float | None = None          # skipped while sigma < sigma_end
     extra: dict[str, Tensor] = field(default_factory=dict)  # other model inputs ("y")
+    control: Any = None                     # a sampling.control.Control (ControlNet / T2I-adapter)
+    control_to_uncond: bool = False         # ControlNetApply's: the negative gets this control too
 
 
 def _resolve_area(area: Any, dims: tuple[int, int]) -> Area:
@@ -70,7 +72,8 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
             cross_attn=cross_attn, area=area, strength=float(opts.get("strength", 1.0)), mask=mask,
             mask_strength=float(opts.get("mask_strength", 1.0)),
             sigma_start=ms.percent_to_sigma(opts["start_percent"]) if "start_percent" in opts else None,
-            sigma_end=ms.percent_to_sigma(opts["end_percent"]) if "end_percent" in opts else None, extra=extra))
+            sigma_end=ms.percent_to_sigma(opts["end_percent"]) if "end_percent" in opts else None, extra=extra,
+            control=opts.get("control"), control_to_uncond=bool(opts.get("control_apply_to_uncond", False))))
     return out
 
 
@@ -114,6 +117,7 @@ class Job:
     area: Area | None
     index: int                      # 0 = positive, 1 = negative
     extra: dict[str, Tensor]
+    control: Any = None
 
 
 def _repeat_to_batch(t: Tensor, batch: int) -> Tensor:
@@ -159,4 +163,4 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
         mult = _feather(mult, area, (x.shape[2], x.shape[3]))
     batch = x.shape[0]
     extra = {k: _repeat_to_batch(v, batch).to(x.device) for k, v in c.extra.items()}
-    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra)
+    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .conds import mirror_areas, resolve
+from .control import share_with_uncond
 from .errors import LatentChannelsMismatch
 from .guidance import GuidedDenoiser, ModelCall
 from .model_sampling import ModelSampling
@@ -133,6 +134,7 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     dims = (noise.shape[2], noise.shape[3])
     pos, neg = resolve(positive, dims, device, ms), resolve(negative, dims, device, ms)
     mirror_areas(pos, neg)
+    share_with_uncond(pos, neg)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, positive, noise, latent_in, mask))
     inpaint_noise = noise
