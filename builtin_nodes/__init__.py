@@ -24,6 +24,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         loaders,
         preview_any,
         sampler_nodes,
+        upscale_nodes,
         vae_nodes,
     )
     from builtin_nodes.images import image_nodes
@@ -46,6 +47,8 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(live_images, runner, display_names=image_io.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(static_images, runner, display_names=image_io.V1_DISPLAY_NAMES)
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
+    registry.add_classes(upscale_nodes.upscale_classes(folders), runner, python_module=upscale_nodes.MODULE,
+                         live=True)
     registry.add_classes(control_nodes.V1_CLASSES, runner, display_names=control_nodes.V1_DISPLAY_NAMES)
     registry.add_classes(control_nodes.loader_classes(folders), runner, display_names=control_nodes.V1_DISPLAY_NAMES,
                          live=True)

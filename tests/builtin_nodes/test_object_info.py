@@ -29,6 +29,7 @@ SHIPPED = {
     "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
     # ControlNet, upscale models, CLIP vision, style models, unCLIP, GLIGEN, diffusers (issue 17)
     "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
+    "UpscaleModelLoader", "ImageUpscaleWithModel",
 }
 EXPECTED = SHIPPED
 

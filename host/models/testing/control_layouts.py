@@ -59,13 +59,17 @@ def t2i_layout(cin: int = 192, channels: int = 320, ksize: int = 1, use_conv: bo
 
 def write_random(shapes: Shapes, out: Path, seed: int = 0, prefix: str = "", dtype: torch.dtype = torch.float16,
                  extra: dict[str, torch.Tensor] | None = None) -> Path:
-    """Random tensors (make_checkpoint's init) for ``shapes`` under ``prefix``, saved as safetensors."""
+    """Random tensors (make_checkpoint's init) for ``shapes`` under ``prefix``, saved as safetensors (as a
+weights-only pickle when ``out`` ends in .pth/.pt/.ckpt/.bin)."""
     from safetensors.torch import save_file
 
     sd = {prefix + k: make_tensor(prefix + k, v, seed).to(dtype) for k, v in shapes.items()}
     sd |= extra or {}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(out))
+    if out.suffix in (".pth", ".pt", ".ckpt", ".bin"):
+        torch.save(sd, out)
+    else:
+        save_file(sd, str(out))
     return out
 
 
