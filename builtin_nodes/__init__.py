@@ -16,6 +16,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     ``models`` under the working directory) are where LoadImage and the model loaders look."""
     from builtin_nodes import (
         clip_nodes,
+        clip_vision_nodes,
         conditioning,
         control_nodes,
         image_io,
@@ -49,9 +50,9 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(upscale_nodes.upscale_classes(folders), runner, python_module=upscale_nodes.MODULE,
                          live=True)
-    registry.add_classes(control_nodes.V1_CLASSES, runner, display_names=control_nodes.V1_DISPLAY_NAMES)
-    registry.add_classes(control_nodes.loader_classes(folders), runner, display_names=control_nodes.V1_DISPLAY_NAMES,
-                         live=True)
+    for module in (control_nodes, clip_vision_nodes):
+        registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES)
+        registry.add_classes(module.loader_classes(folders), runner, display_names=module.V1_DISPLAY_NAMES, live=True)
 
 
 __all__ = ["NodeFolders", "OutputPaths", "load_builtin"]

@@ -30,6 +30,7 @@ SHIPPED = {
     # ControlNet, upscale models, CLIP vision, style models, unCLIP, GLIGEN, diffusers (issue 17)
     "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
     "UpscaleModelLoader", "ImageUpscaleWithModel",
+    "CLIPVisionLoader", "CLIPVisionEncode",
 }
 EXPECTED = SHIPPED
 

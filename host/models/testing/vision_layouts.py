@@ -1,0 +1,52 @@
+"""CLIP vision tower layouts for tests, from the published architecture: transformers' CLIPVisionModelWithProjection
+names (ComfyUI's clip_vision files) and OpenCLIP's ``visual.*`` names (inside unCLIP checkpoints)."""
+
+from __future__ import annotations
+
+from host.models.testing.layouts import Shapes
+
+
+def _ln(S: Shapes, p: str, w: int) -> None:
+    S |= {p + ".weight": (w,), p + ".bias": (w,)}
+
+
+def vision_layout(width: int = 1280, layers: int = 32, mlp: int = 5120, patch: int = 14, image_size: int = 224,
+                  projection: int = 1024) -> Shapes:
+    """ViT-H/14 by default (ComfyUI's clip_vision_h)."""
+    v, n = "vision_model.", (image_size // patch) ** 2 + 1
+    S: Shapes = {v + "embeddings.class_embedding": (width,),
+                 v + "embeddings.patch_embedding.weight": (width, 3, patch, patch),
+                 v + "embeddings.position_embedding.weight": (n, width)}
+    _ln(S, v + "pre_layrnorm", width)
+    for i in range(layers):
+        p = f"{v}encoder.layers.{i}."
+        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            S |= {f"{p}self_attn.{name}.weight": (width, width), f"{p}self_attn.{name}.bias": (width,)}
+        _ln(S, p + "layer_norm1", width)
+        _ln(S, p + "layer_norm2", width)
+        S |= {p + "mlp.fc1.weight": (mlp, width), p + "mlp.fc1.bias": (mlp,), p + "mlp.fc2.weight": (width, mlp),
+              p + "mlp.fc2.bias": (width,)}
+    _ln(S, v + "post_layernorm", width)
+    S["visual_projection.weight"] = (projection, width)
+    return S
+
+
+def open_clip_visual_layout(width: int = 1280, layers: int = 32, mlp: int = 5120, patch: int = 14,
+                            image_size: int = 224, projection: int = 1024) -> Shapes:
+    n = (image_size // patch) ** 2 + 1
+    S: Shapes = {"conv1.weight": (width, 3, patch, patch), "class_embedding": (width,),
+                 "positional_embedding": (n, width), "proj": (width, projection)}
+    _ln(S, "ln_pre", width)
+    _ln(S, "ln_post", width)
+    for i in range(layers):
+        p = f"transformer.resblocks.{i}."
+        S |= {p + "attn.in_proj_weight": (3 * width, width), p + "attn.in_proj_bias": (3 * width,),
+              p + "attn.out_proj.weight": (width, width), p + "attn.out_proj.bias": (width,),
+              p + "mlp.c_fc.weight": (mlp, width), p + "mlp.c_fc.bias": (mlp,),
+              p + "mlp.c_proj.weight": (width, mlp), p + "mlp.c_proj.bias": (width,)}
+        _ln(S, p + "ln_1", width)
+        _ln(S, p + "ln_2", width)
+    return S
+
+
+__all__ = ["open_clip_visual_layout", "vision_layout"]
