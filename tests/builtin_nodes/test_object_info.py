@@ -31,6 +31,7 @@ SHIPPED = {
     "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
     "UpscaleModelLoader", "ImageUpscaleWithModel",
     "CLIPVisionLoader", "CLIPVisionEncode",
+    "StyleModelLoader", "StyleModelApply",
 }
 EXPECTED = SHIPPED
 

@@ -49,4 +49,25 @@ def open_clip_visual_layout(width: int = 1280, layers: int = 32, mlp: int = 5120
     return S
 
 
-__all__ = ["open_clip_visual_layout", "vision_layout"]
+def style_adapter_layout(width: int = 1024, context_dim: int = 768, layers: int = 3, num_token: int = 8) -> Shapes:
+    """TencentARC's T2I style adapter (ComfyUI builds it with these defaults)."""
+    S: Shapes = {"style_embedding": (1, num_token, width), "proj": (width, context_dim)}
+    _ln(S, "ln_pre", width)
+    _ln(S, "ln_post", width)
+    for i in range(layers):
+        p = f"transformer_layes.{i}."
+        S |= {p + "attn.in_proj_weight": (3 * width, width), p + "attn.in_proj_bias": (3 * width,),
+              p + "attn.out_proj.weight": (width, width), p + "attn.out_proj.bias": (width,),
+              p + "mlp.c_fc.weight": (4 * width, width), p + "mlp.c_fc.bias": (4 * width,),
+              p + "mlp.c_proj.weight": (width, 4 * width), p + "mlp.c_proj.bias": (width,)}
+        _ln(S, p + "ln_1", width)
+        _ln(S, p + "ln_2", width)
+    return S
+
+
+def redux_layout(redux_dim: int = 1152, txt_in_features: int = 4096) -> Shapes:
+    return {"redux_up.weight": (txt_in_features * 3, redux_dim), "redux_up.bias": (txt_in_features * 3,),
+            "redux_down.weight": (txt_in_features, txt_in_features * 3), "redux_down.bias": (txt_in_features,)}
+
+
+__all__ = ["open_clip_visual_layout", "redux_layout", "style_adapter_layout", "vision_layout"]
