@@ -32,6 +32,7 @@ SHIPPED = {
     "UpscaleModelLoader", "ImageUpscaleWithModel",
     "CLIPVisionLoader", "CLIPVisionEncode",
     "StyleModelLoader", "StyleModelApply",
+    "unCLIPCheckpointLoader", "unCLIPConditioning",
 }
 EXPECTED = SHIPPED
 

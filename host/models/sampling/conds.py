@@ -5,6 +5,7 @@ weights (strength × mask, feathered area edges) each entry's prediction is aver
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,8 +52,10 @@ def _mask_bounds(mask: Tensor) -> Area:
     return (max(8, y1 - y0 + 1), max(8, x1 - x0 + 1), y0, x0)
 
 
-def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling) -> list[Cond]:
-    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w)."""
+def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
+            adm: Callable[[dict[str, Any]], Tensor | None] | None = None) -> list[Cond]:
+    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w); ``adm(options)``, when
+    given, is the model's class-embedding input y for an entry (None: none)."""
     out = []
     for cross_attn, opts in conditioning:
         area = _resolve_area(opts["area"], dims) if "area" in opts else None
@@ -68,6 +71,9 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
         extra = {}
         if opts.get("pooled_output") is not None and opts.get("use_pooled_as_y"):
             extra["y"] = opts["pooled_output"]
+        y = adm(opts) if adm is not None else None
+        if y is not None:
+            extra["y"] = y
         out.append(Cond(
             cross_attn=cross_attn, area=area, strength=float(opts.get("strength", 1.0)), mask=mask,
             mask_strength=float(opts.get("mask_strength", 1.0)),

@@ -3,6 +3,8 @@ names (ComfyUI's clip_vision files) and OpenCLIP's ``visual.*`` names (inside un
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from host.models.testing.layouts import Shapes
 
 
@@ -70,4 +72,30 @@ def redux_layout(redux_dim: int = 1152, txt_in_features: int = 4096) -> Shapes:
             "redux_down.weight": (txt_in_features, txt_in_features * 3), "redux_down.bias": (txt_in_features,)}
 
 
-__all__ = ["open_clip_visual_layout", "redux_layout", "style_adapter_layout", "vision_layout"]
+
+def write_unclip_checkpoint(out: Path, adm: int = 2048, seed: int = 0) -> Path:
+    """A small random SD2.1 unCLIP checkpoint: make_checkpoint's small SD2.1 layout, the UNet's ``label_emb``
+    for a class embedding of ``adm`` features, and a thin OpenCLIP vision tower under ``embedder.model.visual.``
+    projecting to adm/2."""
+    import torch
+    from safetensors.torch import save_file
+
+    from host.models.testing.make_checkpoint import layout, make_tensor
+
+    S = layout("sd21", "small")
+    unet = "model.diffusion_model.label_emb.0."
+    S |= {unet + "0.weight": (1280, adm), unet + "0.bias": (1280,), unet + "2.weight": (1280, 1280),
+          unet + "2.bias": (1280,)}
+    tower = open_clip_visual_layout(width=64, layers=2, mlp=128, patch=8, image_size=32, projection=adm // 2)
+    S |= {"embedder.model.visual." + k: v for k, v in tower.items()}
+    sd = {}
+    for key, shape in S.items():
+        t = make_tensor(key, shape, seed)
+        sd[key] = t if t.dtype == torch.int64 else t.to(torch.float16)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(out))
+    return out
+
+
+__all__ = ["open_clip_visual_layout", "redux_layout", "style_adapter_layout", "vision_layout",
+           "write_unclip_checkpoint"]
