@@ -88,9 +88,13 @@ class BasicTransformerBlock(nn.Module):
         self.norm1 = ops.LayerNorm(dim, eps=1e-5, **kw)
         self.norm2 = ops.LayerNorm(dim, eps=1e-5, **kw)
         self.norm3 = ops.LayerNorm(dim, eps=1e-5, **kw)
+        #: set around a UNet call (GLIGEN's gated self-attention): x -> x, after the self-attention
+        self.middle_patch: Any = None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         x = x + self.attn1(self.norm1(x))
+        if self.middle_patch is not None:
+            x = self.middle_patch(x)
         x = x + self.attn2(self.norm2(x), context)
         return x + self.ff(self.norm3(x))
 

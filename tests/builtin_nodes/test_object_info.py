@@ -33,6 +33,7 @@ SHIPPED = {
     "CLIPVisionLoader", "CLIPVisionEncode",
     "StyleModelLoader", "StyleModelApply",
     "unCLIPCheckpointLoader", "unCLIPConditioning",
+    "GLIGENLoader", "GLIGENTextBoxApply",
 }
 EXPECTED = SHIPPED
 

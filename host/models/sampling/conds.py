@@ -32,6 +32,7 @@ class Cond:
     extra: dict[str, Tensor] = field(default_factory=dict)  # other model inputs ("y")
     control: Any = None                     # a sampling.control.Control (ControlNet / T2I-adapter)
     control_to_uncond: bool = False         # ControlNetApply's: the negative gets this control too
+    gligen: Any = None                      # ("position", host.models.gligen.Gligen, boxes)
 
 
 def _resolve_area(area: Any, dims: tuple[int, int]) -> Area:
@@ -79,7 +80,8 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
             mask_strength=float(opts.get("mask_strength", 1.0)),
             sigma_start=ms.percent_to_sigma(opts["start_percent"]) if "start_percent" in opts else None,
             sigma_end=ms.percent_to_sigma(opts["end_percent"]) if "end_percent" in opts else None, extra=extra,
-            control=opts.get("control"), control_to_uncond=bool(opts.get("control_apply_to_uncond", False))))
+            control=opts.get("control"), control_to_uncond=bool(opts.get("control_apply_to_uncond", False)),
+            gligen=opts.get("gligen")))
     return out
 
 
@@ -124,6 +126,7 @@ class Job:
     index: int                      # 0 = positive, 1 = negative
     extra: dict[str, Tensor]
     control: Any = None
+    gligen: Any = None
 
 
 def _repeat_to_batch(t: Tensor, batch: int) -> Tensor:
@@ -169,4 +172,5 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
         mult = _feather(mult, area, (x.shape[2], x.shape[3]))
     batch = x.shape[0]
     extra = {k: _repeat_to_batch(v, batch).to(x.device) for k, v in c.extra.items()}
-    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control)
+    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control,
+               c.gligen)

@@ -158,19 +158,21 @@ def merge(current: Residuals, prev: Residuals | None) -> Residuals:
     return out
 
 
-def share_with_uncond(positive: list[Any], negative: list[Any]) -> None:
-    """ControlNetApply's controls given to the negative entries (``apply_empty_x_to_equal_area``); ``positive``
-    and ``negative`` are resolved Conds (their ``control`` and ``control_to_uncond`` fields)."""
-    controls = [c.control for c in positive if c.area is None and c.control is not None and c.control_to_uncond]
-    if not controls or any(c.area is None and c.control is not None for c in negative):
+def share_with_uncond(positive: list[Any], negative: list[Any], name: str = "control") -> None:
+    """The positive entries' ``name`` (a Control, or GLIGEN's grounding) given to the negative entries without
+    an area, in turn, unless one of those has its own (``apply_empty_x_to_equal_area``); controls only from
+    ControlNetApply's entries (``control_to_uncond``)."""
+    given = [getattr(c, name) for c in positive if c.area is None and getattr(c, name) is not None
+             and (name != "control" or c.control_to_uncond)]
+    if not given or any(c.area is None and getattr(c, name) is not None for c in negative):
         return
-    plain = [i for i, c in enumerate(negative) if c.area is None and c.control is None]
+    plain = [i for i, c in enumerate(negative) if c.area is None and getattr(c, name) is None]
     if not plain:
         return
     originals = {i: negative[i] for i in plain}
-    for n, control in enumerate(controls):
+    for n, value in enumerate(given):
         i = plain[n % len(plain)]
-        negative[i] = replace(originals[i], control=control)
+        negative[i] = replace(originals[i], **{name: value})
 
 
 __all__ = ["Control", "ControlModel", "broadcast_hint", "merge", "resize_hint", "share_with_uncond"]

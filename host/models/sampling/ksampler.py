@@ -139,6 +139,7 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
     mirror_areas(pos, neg)
     share_with_uncond(pos, neg)
+    share_with_uncond(pos, neg, "gligen")
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, positive, noise, latent_in, mask))
     inpaint_noise = noise

@@ -57,6 +57,26 @@ def t2i_layout(cin: int = 192, channels: int = 320, ksize: int = 1, use_conv: bo
     return S
 
 
+def gligen_layout(lay: UNetLayout = SD15_UNET, key_dim: int = 768) -> Shapes:
+    """A GLIGEN text-box model for a UNet of layout ``lay``: one fuser per transformer block, the position net."""
+    S: Shapes = {"position_net.null_positive_feature": (key_dim,), "position_net.null_position_feature": (64,),
+                 "position_net.linears.0.weight": (512, key_dim + 64), "position_net.linears.0.bias": (512,),
+                 "position_net.linears.2.weight": (512, 512), "position_net.linears.2.bias": (512,),
+                 "position_net.linears.4.weight": (key_dim, 512), "position_net.linears.4.bias": (key_dim,)}
+    for key, shape in unet_layout(lay).items():
+        if not key.endswith(".norm1.weight") or ".transformer_blocks." not in key:
+            continue
+        p, c = key[: -len("norm1.weight")] + "fuser.", shape[0]
+        S |= {p + "linear.weight": (c, key_dim), p + "linear.bias": (c,), p + "alpha_attn": (), p + "alpha_dense": ()}
+        S |= {f"{p}attn.{n}.weight": (c, c) for n in ("to_q", "to_k", "to_v")}
+        S |= {p + "attn.to_out.0.weight": (c, c), p + "attn.to_out.0.bias": (c,),
+              p + "ff.net.0.proj.weight": (8 * c, c), p + "ff.net.0.proj.bias": (8 * c,),
+              p + "ff.net.2.weight": (c, 4 * c), p + "ff.net.2.bias": (c,)}
+        for n in ("norm1", "norm2"):
+            S |= {f"{p}{n}.weight": (c,), f"{p}{n}.bias": (c,)}
+    return S
+
+
 def write_random(shapes: Shapes, out: Path, seed: int = 0, prefix: str = "", dtype: torch.dtype = torch.float16,
                  extra: dict[str, torch.Tensor] | None = None) -> Path:
     """Random tensors (make_checkpoint's init) for ``shapes`` under ``prefix``, saved as safetensors (as a
