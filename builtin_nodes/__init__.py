@@ -16,7 +16,10 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     ``models`` under the working directory) are where LoadImage and the model loaders look."""
     from builtin_nodes import (
         clip_nodes,
+        clip_vision_nodes,
         conditioning,
+        control_nodes,
+        gligen_nodes,
         image_io,
         image_ops,
         latent,
@@ -24,6 +27,9 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         lora_nodes,
         preview_any,
         sampler_nodes,
+        style_nodes,
+        unclip_nodes,
+        upscale_nodes,
         vae_nodes,
     )
     from builtin_nodes.custom_sampler_guiders import NODES as CUSTOM_SAMPLING
@@ -52,6 +58,11 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(lora_nodes.lora_classes(folders), runner, display_names=lora_nodes.V1_DISPLAY_NAMES,
                          live=True)
+    registry.add_classes(upscale_nodes.upscale_classes(folders), runner, python_module=upscale_nodes.MODULE,
+                         live=True)
+    for module in (control_nodes, clip_vision_nodes, style_nodes, unclip_nodes, gligen_nodes):
+        registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES)
+        registry.add_classes(module.loader_classes(folders), runner, display_names=module.V1_DISPLAY_NAMES, live=True)
     _load_image_extras(registry, runner, paths, folders)
 
 

@@ -88,9 +88,13 @@ class BasicTransformerBlock(nn.Module):
         self.norm1 = ops.LayerNorm(dim, eps=1e-5, **kw)
         self.norm2 = ops.LayerNorm(dim, eps=1e-5, **kw)
         self.norm3 = ops.LayerNorm(dim, eps=1e-5, **kw)
+        #: set around a UNet call (GLIGEN's gated self-attention): x -> x, after the self-attention
+        self.middle_patch: Any = None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         x = x + self.attn1(self.norm1(x))
+        if self.middle_patch is not None:
+            x = self.middle_patch(x)
         x = x + self.attn2(self.norm2(x), context)
         return x + self.ff(self.norm3(x))
 
@@ -213,20 +217,31 @@ class UNetModel(nn.Module):
                                  ops.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
-                y: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
+                y: torch.Tensor | None = None, control: dict[str, list[Any]] | None = None,
+                **_: Any) -> torch.Tensor:
+        """``control``: residuals (ControlNet, T2I-adapter) by place, each list popped from its end: "input"
+        after each input block, "middle" after the middle block, "output" onto each skip as it is popped."""
         emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(x.dtype))
         if y is not None and self.config.adm_in_channels is not None:
             emb = emb + self.label_emb(y.to(x.dtype))
         assert context is not None, "the SD UNet needs a context"
         h, hs = x, []
         for block in self.input_blocks:
-            h = block(h, emb, context)
+            h = _add_control(block(h, emb, context), control, "input")
             hs.append(h)
-        h = self.middle_block(h, emb, context)
+        h = _add_control(self.middle_block(h, emb, context), control, "middle")
         for block in self.output_blocks:
-            h = torch.cat([h, hs.pop()], dim=1)
+            h = torch.cat([h, _add_control(hs.pop(), control, "output")], dim=1)
             h = block(h, emb, context, tuple(hs[-1].shape[2:]) if hs else None)
         return self.out(h.to(x.dtype))
+
+
+def _add_control(h: torch.Tensor, control: dict[str, list[Any]] | None, place: str) -> torch.Tensor:
+    residuals = control.get(place) if control is not None else None
+    if not residuals:
+        return h
+    r = residuals.pop()
+    return h if r is None else h + r.to(h.dtype)
 
 
 __all__ = ["UNetModel", "timestep_embedding"]

@@ -46,6 +46,13 @@ SHIPPED = {
     "SamplerEulerAncestral", "SamplerEulerAncestralCFGPP", "SamplerLMS", "SamplerSASolver", "SamplerSEEDS2",
     "SamplingPercentToSigma", "SetFirstSigma", "SplitSigmas", "SplitSigmasDenoise", "VPScheduler",
     "LoraLoader", "LoraLoaderModelOnly",  # issue 17: LoRA
+    # ControlNet, upscale models, CLIP vision, style models, unCLIP, GLIGEN, diffusers (issue 17)
+    "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
+    "UpscaleModelLoader", "ImageUpscaleWithModel",
+    "CLIPVisionLoader", "CLIPVisionEncode",
+    "StyleModelLoader", "StyleModelApply",
+    "unCLIPCheckpointLoader", "unCLIPConditioning",
+    "GLIGENLoader", "GLIGENTextBoxApply",
 }
 EXPECTED = SHIPPED
 
