@@ -110,10 +110,12 @@ class ChildServer:
         self.shm = ShmClient()
 
     async def load(self) -> None:
+        from isolate import patch_watch
         from isolate.import_watch import watching
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
+        before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():
                 try:
@@ -129,6 +131,7 @@ class ChildServer:
                 self.info.missing_imports = missed.relevant()
                 return
         self.info.missing_imports = missed.relevant()
+        self.info.warnings = patch_watch.warnings_for(self.name, patch_watch.replaced(before))
         self.info.web_directory = web
         module = f"custom_nodes.{self.pack_dir.name}"
         for node_name, cls in classes.items():

@@ -103,7 +103,7 @@ def connected() -> bool:
     return _link is not None and _link.peer.loop is not None
 
 
-def call(method: str, **params: Any) -> Any:
+def call(method: str, /, **params: Any) -> Any:
     """Call the host's ``method`` with ``params`` encoded (tensors through shm); the result decoded."""
     lk = link()
     return lk.decode(lk.call(method, lk.encode(params)))

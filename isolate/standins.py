@@ -121,4 +121,4 @@ def missing_attribute(module: str, name: str) -> Any:
         if qualified not in _used:
             _used.append(qualified)
         return stand_in(qualified)
-    raise AttributeError(f"module {module!r} has no attribute {name!r} (not provided in an isolated pack)")
+    raise AttributeError(f"module {module!r} has no attribute {name!r} (not provided in an isolated child)")
