@@ -105,10 +105,13 @@ class RemoteRunner(NodeRunner):
         self.routes: list[dict[str, str]] = []
         #: spawns the child instead of spawn_child when set (isolate.sandbox.SandboxLauncher: under bwrap)
         self.launcher: Any = None
+        #: children started, and found dead and replaced (/metrics)
+        self.starts = self.crashes = 0
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
         self.loop = asyncio.get_running_loop()
+        self.starts += 1
         peer = Peer(self.name)
         peer.register("progress", self._progress, p.ProgressParams)
         peer.register("grant_slab", lambda g: self.shm.grant_slab(self.name, g.min_bytes), p.GrantParams)
@@ -134,6 +137,7 @@ class RemoteRunner(NodeRunner):
             return
         if self._starting is None or self._starting.done():
             if self.child is not None:
+                self.crashes += 1
                 self.child.transport.close()  # the dead one
                 self.shm.release_owner(self.name)  # and everything it held
                 self.child = None
