@@ -33,7 +33,6 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     state.validator = ExecutorThread(name="nodehost-validate").start()
     if state.pool is None:
         state.pool = LocalWorkers()
-    await state.pool.start(state)
     if cfg.database is not None:
         state.store = Store(cfg.database)
     background = asyncio.ensure_future(start_in_background(state))
@@ -67,6 +66,11 @@ async def start_in_background(state: ServerState) -> None:
             waiting = restore_history(state) if state.store is not None else []
         finally:
             state.history_ready.set()
+        try:
+            await state.pool.start(state)  # the in-process executor at once; Ray workers take seconds
+        except Exception:
+            log.exception("the workers did not start: prompts are accepted and queued, but none runs")
+            raise
         state.shm = await start_packs(state)
         await recover(state, waiting)
     finally:

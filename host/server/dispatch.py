@@ -43,6 +43,7 @@ async def run_queue(state: ServerState) -> None:
                 await freed.wait()
                 continue
             item = await state.queue.get()
+            idle = [w for w in pool.workers if w.running is None]  # again: more may be idle after the wait
             worker = choose(idle, item.prompt, runs)
             worker.running = item.prompt_id
             runs[worker.name] = runs.get(worker.name, 0) + 1
