@@ -51,6 +51,9 @@ class RayWorker:
     def __init__(self, name: str, handle: Any, info: WorkerInfo, pool: RayWorkers) -> None:
         self.name, self.handle, self.info, self.pool = name, handle, info, pool
         self.running: str | None = None
+        #: False while Ray restarts the actor after it was lost (routing prefers ready workers)
+        self.ready = True
+        self._restarted: asyncio.Future[None] | None = None
         self._holds: list[str] = []
         self._recent: set[str] = set()
 
@@ -63,6 +66,8 @@ class RayWorker:
     async def execute(self, item: QueueItem) -> WorkerResult:
         state = self.pool.state
         assert state is not None
+        if self._restarted is not None:  # handed a prompt while restarting: it starts once the actor is back
+            await asyncio.shield(self._restarted)
         inputs = [] if self.info.shared else await asyncio.to_thread(input_files, item.prompt, self.pool.folders)
         job = PromptJob(item.prompt_id, item.prompt, item.extra_data | item.sensitive, item.outputs, inputs)
         deadline = self.pool.settings.prompt_deadline
@@ -70,14 +75,33 @@ class RayWorker:
             finished = await asyncio.wait_for(self._stream(job, state), deadline)
         except TimeoutError:
             self.pool.ray.kill(self.handle, no_restart=False)  # Ray starts it again
+            self.restarting()
             raise WorkerLost("WorkerHung", self.name, f"the prompt ran past its deadline of {deadline:g} s; "
                              "its worker was killed and is being restarted") from None
         except self.pool.ray.exceptions.RayActorError as exc:
             log.error("worker %s was lost mid-prompt %s: %s", self.name, item.prompt_id, exc)
+            self.restarting()
             raise WorkerLost("WorkerDied", self.name, "the worker running this prompt died "
                              f"({type(exc).__name__}); Ray is restarting it") from None
         self._holds, self._recent = finished.holds, node_keys(item.prompt)
         return WorkerResult(finished.result, finished.timings)
+
+    def restarting(self) -> None:
+        """The actor is being restarted by Ray: not ready until it answers again (its process, its models and
+        caches are new)."""
+        self.ready = False
+        self._holds, self._recent = [], set()
+        self._restarted = asyncio.ensure_future(self._wait_restarted())
+
+    async def _wait_restarted(self) -> None:
+        while True:
+            try:
+                self.info = await self.handle.info.remote()
+                break
+            except self.pool.ray.exceptions.RayActorError:  # not back yet (or lost again): ask again
+                await asyncio.sleep(0.5)
+        self.ready, self._restarted = True, None
+        log.info("worker %s is back (pid %d)", self.name, self.info.pid)
 
     async def _stream(self, job: PromptJob, state: ServerState) -> Finished:
         stream = self.handle.run.options(num_returns="streaming").remote(job)
@@ -167,6 +191,8 @@ class RayWorkers:
                 break
             await asyncio.sleep(0.1)
         for worker in self.workers:
+            if worker._restarted is not None:
+                worker._restarted.cancel()
             self.ray.kill(worker.handle, no_restart=True)
         self.workers = []
         if self.started_ray:

@@ -40,16 +40,19 @@ def node_keys(prompt: dict[str, Any]) -> set[str]:
 
 
 def choose(idle: Sequence[Any], prompt: dict[str, Any], runs: dict[str, int] | None = None) -> Any:
-    """The best of the ``idle`` workers for ``prompt``: most of its models held, then most of its nodes seen
-    in the worker's last prompt, then fewest prompts run so far (``runs`` by worker name), then pool order."""
+    """The best of the ``idle`` workers for ``prompt``: a ready one (not restarting), then most of its models
+    held, then most of its nodes seen in the worker's last prompt, then fewest prompts run so far (``runs`` by
+    worker name), then pool order."""
     assert idle, "choose() needs an idle worker"
     if len(idle) == 1:
         return idle[0]
     names, keys, runs = model_files(prompt), node_keys(prompt), runs or {}
 
-    def score(pair: tuple[int, Any]) -> tuple[int, int, int, int]:
+    def score(pair: tuple[int, Any]) -> tuple[int, int, int, int, int]:
         index, worker = pair
-        return (-held(names, worker.holds()), -len(keys & worker.recent()), runs.get(worker.name, 0), index)
+        restarting = 0 if getattr(worker, "ready", True) else 1
+        return (restarting, -held(names, worker.holds()), -len(keys & worker.recent()), runs.get(worker.name, 0),
+                index)
 
     return min(enumerate(idle), key=score)[1]
 

@@ -62,14 +62,12 @@ def registry_for(config: Any) -> Any:
 async def served(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     import scaleout_nodes
 
-    from host.models.testing.make_checkpoint import make_checkpoint
     from host.scaleout.pool import RayWorkers
     from host.scaleout.spec import RaySettings
     from host.server.app import build_app
     from host.server.state import STATE
 
     base = tmp_path_factory.mktemp("scaleout")
-    make_checkpoint("sd15", "small", base / "models" / "checkpoints" / CHECKPOINT)
     (base / "input").mkdir()
     config = server_config(base)
     pool = RayWorkers(RaySettings(cpu_workers=2, shared=False, registry_factory=scaleout_nodes.registry))
@@ -77,6 +75,15 @@ async def served(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     async with TestClient(TestServer(app)) as client:
         await app[STATE].ready.wait()
         yield Served(client, app, base)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(served: Served) -> str:
+    """A small random SD1.5 checkpoint in the server's models/checkpoints (the workers read the same folder)."""
+    from host.models.testing.make_checkpoint import make_checkpoint
+
+    make_checkpoint("sd15", "small", served.base / "models" / "checkpoints" / CHECKPOINT)
+    return CHECKPOINT
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -16,8 +16,6 @@ from host.scaleout.files import listing
 
 pytestmark = [pytest.mark.ray, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 
-CKPT = "small_sd15.safetensors"
-
 
 def who(tag: int, seconds: float = 0.0, **inputs: Any) -> dict[str, Any]:
     return {"1": {"class_type": "WhoAmI", "inputs": {"tag": tag, "seconds": seconds, **inputs}}}
@@ -39,8 +37,8 @@ async def test_two_workers_run_two_prompts_at_once(served) -> None:
     assert a0 < b1 and b0 < a1  # and their runs overlapped
 
 
-async def test_a_prompt_goes_to_the_worker_holding_its_checkpoint(served) -> None:
-    loader = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}}}
+async def test_a_prompt_goes_to_the_worker_holding_its_checkpoint(served, checkpoint) -> None:
+    loader = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}}}
     first = await history_of(served.client, await post(served.client, loader | who(10, model=["4", 0])))
     assert first["status"]["status_str"] == "success", first["status"]
     holder = first["outputs"]["1"]["pid"]
