@@ -67,12 +67,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("nodehost.server").warning(
             "listening on %s without --auth-token: anyone who can reach this port can run prompts; "
             "set --auth-token", args.listen)
-    app = build_app(registry, config, models=models.manager)
+    try:
+        workers = worker_pool(args)
+    except (RuntimeError, ValueError) as exc:  # RayUnavailable, SettingsError: never a silent fallback
+        logging.getLogger("nodehost.server").error("%s", exc)
+        print(f"nodehost serve: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(registry, config, models=models.manager, workers=workers)
     if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
         return 0
+    if workers is not None:
+        try:
+            workers.connect()
+        except Exception as exc:  # ray's own errors (ConnectionError, RuntimeError, ...) when it cannot join
+            print(f"nodehost serve: cannot start or join the Ray cluster ({args.ray_address or 'local'}): {exc}",
+                  file=sys.stderr)
+            return 2
     hosts = listen_hosts(args.listen)
     web.run_app(app, host=hosts if len(hosts) > 1 else hosts[0], port=args.port, print=None, shutdown_timeout=5)
     return 0
+
+
+def worker_pool(args: argparse.Namespace) -> Any:
+    """``--workers``: None (the in-process executor) or a Ray pool (host.scaleout; Ray must be installed)."""
+    if args.workers != "ray":
+        for flag in ("ray_address", "ray_cpu_workers", "ray_prompt_deadline"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} needs --workers ray")
+        return None
+    from host.scaleout.pool import RayWorkers
+    from host.scaleout.spec import RaySettings
+
+    shared = {"auto": None, "yes": True, "no": False}[args.ray_shared_folders]
+    return RayWorkers(RaySettings(address=args.ray_address, cpu_workers=args.ray_cpu_workers,
+                                  prompt_deadline=args.ray_prompt_deadline, shared=shared))
+
+
+def add_worker_flags(serve: Any) -> None:
+    group = serve.add_argument_group("scale-out (Ray)")
+    group.add_argument("--workers", choices=["local", "ray"], default="local",
+                       help="where prompts run: in this process (default) or on Ray actors, one per GPU "
+                            "(needs pip install -e '.[ray]')")
+    group.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="the Ray cluster, as ray.init takes it (auto: the running one; default: start a local one)")
+    group.add_argument("--ray-cpu-workers", type=int, default=None, metavar="N",
+                       help="on a cluster without GPUs, start N CPU workers (default 1)")
+    group.add_argument("--ray-prompt-deadline", type=float, default=None, metavar="SECONDS",
+                       help="a prompt running longer has its worker killed and restarted (default: no limit)")
+    group.add_argument("--ray-shared-folders", choices=["auto", "yes", "no"], default="auto",
+                       help="whether workers see the server's input/output folders (auto: those on this machine "
+                            "do); otherwise files cross through Ray's object store")
 
 
 def apply_base_directory(args: argparse.Namespace) -> None:
@@ -130,6 +174,7 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",
                        help="after a crash, run the prompt that was running again (default: record it as failed)")
+    add_worker_flags(serve)
     add_cache_flags(serve)
     add_device_flags(serve)
     add_extension_flags(serve, sandbox=True)

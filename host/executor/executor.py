@@ -34,6 +34,8 @@ class Executor:
         self.interner = KeyInterner()
         self.interrupt_flag = threading.Event()
         self.running_prompt: str | None = None
+        #: a prompt interrupted by id after it was handed over but before it started here
+        self.interrupt_next: str | None = None
         #: (node id, class_type) -> runner holding that node's instance
         self.instances: dict[tuple[str, str], NodeRunner] = {}
         #: (top-level node id, class_type) -> cache keys of the ephemeral nodes its expansions created
@@ -43,6 +45,7 @@ class Executor:
         """Stop the running prompt at its next node call or progress update (thread-safe). With a
         ``prompt_id``, only if that prompt is the one running. Returns whether the flag was set."""
         if prompt_id is not None and prompt_id != self.running_prompt:
+            self.interrupt_next = prompt_id  # taken by execute() if that prompt is the next one
             return False
         self.interrupt_flag.set()
         for runner in {id(b.runner): b.runner for b in self.registry.nodes.values()}.values():
@@ -63,6 +66,9 @@ class Executor:
     async def execute(self, validated: ValidatedPrompt, prompt_id: str,
                       extra_data: dict[str, Any] | None = None) -> PromptResult:
         self.interrupt_flag.clear()
+        if self.interrupt_next == prompt_id:
+            self.interrupt_flag.set()
+        self.interrupt_next = None
         self.running_prompt = prompt_id
         try:
             return await PromptRun(self, validated, prompt_id, extra_data or {}).go()

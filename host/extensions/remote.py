@@ -109,10 +109,13 @@ class RemoteRunner(NodeRunner):
         self.bridge: Any = None
         #: the executor's context of each prompt with a call in flight here (host calls run in it)
         self._contexts: dict[str, Any] = {}
+        #: children started, and found dead and replaced (/metrics)
+        self.starts = self.crashes = 0
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
         self.loop = asyncio.get_running_loop()
+        self.starts += 1
         peer = Peer(self.name)
         peer.register("progress", self._progress, p.ProgressParams)
         peer.register("grant_slab", lambda g: self.shm.grant_slab(self.name, g.min_bytes), p.GrantParams)
@@ -140,6 +143,7 @@ class RemoteRunner(NodeRunner):
             return
         if self._starting is None or self._starting.done():
             if self.child is not None:
+                self.crashes += 1
                 self.child.transport.close()  # the dead one
                 self.shm.release_owner(self.name)  # and everything it held
                 self.child = None

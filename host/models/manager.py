@@ -265,6 +265,16 @@ class ModelManager:
         with self._lock:
             self._evict(lambda: device_free_bytes(target) >= nbytes)
 
+    def memory_by_device(self) -> dict[str, int]:
+        """Bytes of model weights per device (/metrics): the loaded files (host RAM, ``cpu``) and what is placed
+        on the compute device; probes nothing."""
+        with self._lock:
+            placed = sum(nbytes for _, nbytes in self._placed.values())
+            out = {"cpu": sum(c.nbytes for c in self._files.values())}
+        if self._plan is not None and str(self._plan.compute) != "cpu":
+            out[str(self._plan.compute)] = placed
+        return out
+
     def stats(self) -> list[dict[str, Any]]:
         """``/system_stats``'s ``devices``: the compute device first (the real figures), then the CPU."""
         from host.models.manager_memory import device_stats

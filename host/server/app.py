@@ -10,8 +10,6 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from host.executor.caches import make_cache
-from host.executor.executor import Executor
 from host.executor.worker import ExecutorThread
 from host.models.manager import ModelManager
 from host.registry import Registry
@@ -19,74 +17,22 @@ from host.server.history import History
 from host.server.queue import PromptQueue, QueueItem
 from host.server.state import MODELS, STATE, ServerConfig, ServerState, now_ms
 from host.server.store import Store
+from host.server.workers import LocalWorkers, Workers
 from host.server.ws import WebSockets
 
 log = logging.getLogger("nodehost.server")
-
-
-async def run_queue(state: ServerState) -> None:
-    """The worker: one prompt at a time on the executor's thread; history written before the final status
-    and ``executing {node: null}``, success or error."""
-    assert state.executor is not None and state.worker is not None
-    while True:
-        item = await state.queue.get()
-        store_call(state, "mark_running", item.prompt_id)
-        state.broadcast_status()
-        state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
-        extra = item.extra_data | item.sensitive
-        try:
-            state.running = state.worker.submit(state.executor.execute(item.validated, item.prompt_id, extra))
-            result = await asyncio.wrap_future(state.running)
-            outputs, status, meta = result.outputs, result.status, result.meta
-            messages = result.messages
-        except Exception as exc:  # the executor itself failed: record it, keep serving
-            log.exception("prompt %s failed outside any node", item.prompt_id)
-            outputs, status, meta, messages = {}, "error", {}, [["execution_error", {"exception_message": str(exc)}]]
-        entry = {"prompt": item.wire(), "outputs": outputs, "meta": meta,
-                 "status": {"status_str": "success" if status == "success" else "error",
-                            "completed": status == "success", "messages": messages}}
-        state.history.add(item.prompt_id, entry)
-        store_call(state, "finish", item.prompt_id, entry, state.config.max_history)
-        state.queue.done(item)
-        state.running = None
-        if state.free_requested:
-            state.apply_free()
-        else:
-            state.collector.after_prompt()
-        state.broadcast_status()
-        client = state.sockets.client_of.pop(item.prompt_id, None)
-        state.sockets.send_soon({"type": "executing", "data": {"node": None, "prompt_id": item.prompt_id}}, client)
-        state.sockets.prompt_done(item.prompt_id)
-        if client is not None:
-            state.sockets.last_node.pop(client, None)
-
-
-def store_call(state: ServerState, method: str, *args: Any) -> None:
-    """A store write from the worker: a broken store is logged (and reported by /system_stats), the prompt
-    still runs and its history stays in memory."""
-    from host.server.store import StoreFailed
-
-    if state.store is None:
-        return
-    try:
-        getattr(state.store, method)(*args)
-    except StoreFailed:
-        pass  # logged by the store
 
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Start the executor thread, the validation thread, the publisher and the queue worker; stop them in
     reverse order."""
     state = app[STATE]
-    from host.server.ws import ServerSink
-
     cfg = state.config
     state.sockets.start()
-    cache = make_cache(lru=cfg.cache_lru, ram_gb=cfg.cache_ram, none=cfg.cache_none)
-    state.executor = Executor(state.registry, ServerSink(asyncio.get_running_loop(), state.sockets), cache,
-                              models=app[MODELS])
     state.worker = ExecutorThread().start()
     state.validator = ExecutorThread(name="nodehost-validate").start()
+    if state.pool is None:
+        state.pool = LocalWorkers()
     if cfg.database is not None:
         state.store = Store(cfg.database)
     background = asyncio.ensure_future(start_in_background(state))
@@ -96,10 +42,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     if not background.done():
         background.cancel()
     await asyncio.gather(background, return_exceptions=True)
-    if state.executor is not None:
-        state.executor.interrupt()
-    if state.running is not None and not state.running.done():  # let it end (interrupted) on its own thread
-        await asyncio.wait([asyncio.wrap_future(state.running)], timeout=30)
+    await state.pool.stop()  # interrupted, let end (the in-process one on its own thread)
     if state.task is not None:
         state.task.cancel()
         await asyncio.gather(state.task, return_exceptions=True)
@@ -123,12 +66,19 @@ async def start_in_background(state: ServerState) -> None:
             waiting = restore_history(state) if state.store is not None else []
         finally:
             state.history_ready.set()
+        try:
+            await state.pool.start(state)  # the in-process executor at once; Ray workers take seconds
+        except Exception:
+            log.exception("the workers did not start: prompts are accepted and queued, but none runs")
+            raise
         state.shm = await start_packs(state)
         await recover(state, waiting)
     finally:
         if not state.registry.frozen:
             state.registry.freeze()
         state.ready.set()
+    from host.server.dispatch import run_queue
+
     state.task = asyncio.ensure_future(run_queue(state))
     if state.shm is not None:  # a warm slab ahead of the first tensor sent to a pack (else that one makes it)
         await asyncio.to_thread(state.shm.reserve)
@@ -202,9 +152,11 @@ def default_models(config: ServerConfig) -> ModelManager:
 
 def build_app(registry: Registry, config: ServerConfig | None = None,
               extra_routes: list[web.RouteDef] | None = None,
-              middlewares: list[Any] | None = None, models: ModelManager | None = None) -> web.Application:
+              middlewares: list[Any] | None = None, models: ModelManager | None = None,
+              workers: Workers | None = None) -> web.Application:
     """The app: every route group's ``routes()`` (plus ``extra_routes``), each also under ``/api``. ``models``
-    is the host's ModelManager (default: one over the config's model folders)."""
+    is the host's ModelManager (default: one over the config's model folders); ``workers`` what runs prompts
+    (default: the in-process executor, host.server.workers.LocalWorkers)."""
     from host.server import (
         routes_files,
         routes_jobs,
@@ -227,6 +179,7 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     app[STATE] = ServerState(config, registry, PromptQueue(), History(config.max_history), WebSockets())
     manager = models if models is not None else default_models(config)
     app[MODELS] = app[STATE].models = manager
+    app[STATE].pool = workers
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
               + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))
     users.install(app, config)

@@ -19,6 +19,8 @@ class QueueItem(msgspec.Struct):
     outputs: list[str]
     sensitive: dict[str, Any] = {}
     validated: Any = None  # the ValidatedPrompt (in memory only)
+    #: times it was queued again after its worker was lost mid-prompt (in memory only)
+    attempts: int = 0
 
     def wire(self) -> list[Any]:
         """``[number, prompt_id, prompt, extra_data, outputs_to_execute]`` with sensitive keys removed."""

@@ -155,8 +155,8 @@ async def post_interrupt(request: web.Request) -> web.Response:
     except BadRequest:
         body = None  # invalid JSON: a global interrupt, as ComfyUI
     prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
-    if state.executor is not None:  # an empty id is none, as ComfyUI: interrupt whatever runs
-        state.executor.interrupt(str(prompt_id) if prompt_id not in (None, "") else None)
+    if state.pool is not None:  # an empty id is none, as ComfyUI: interrupt whatever runs (on every worker)
+        state.pool.interrupt(str(prompt_id) if prompt_id not in (None, "") else None)
     return web.Response()
 
 

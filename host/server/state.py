@@ -75,8 +75,6 @@ class ServerState:
     #: set once the stored history is back in memory (before packs load): /history waits for it
     history_ready: asyncio.Event = field(default_factory=asyncio.Event)
     shm: Any = None
-    #: the prompt executing on the worker thread, if any
-    running: Any = None
     store: Store | None = None
     runners: list[Any] = field(default_factory=list)
     packs: list[Any] = field(default_factory=list)
@@ -86,16 +84,17 @@ class ServerState:
     collector: Collector = field(default_factory=Collector)
     #: the host's one ModelManager (also at ``app[MODELS]``), handed to the executor
     models: ModelManager | None = None
+    #: what runs prompts (host.server.workers): the in-process executor by default, Ray actors with
+    #: ``--workers ray``
+    pool: Any = None
+    #: the /metrics figures (host.server.metrics.Metrics), None when prometheus-client is not installed
+    metrics: Any = None
 
     def apply_free(self) -> None:
-        """``unload_models`` moves every model off the GPU and empties the model cache; ``free_memory`` does that
-        and drops the executor's caches too (as ComfyUI's worker does)."""
-        if self.free_requested and self.models is not None:
-            self.models.unload_all()
-        if "free_memory" in self.free_requested and self.executor is not None:
-            self.executor.cache.clear()
-            self.executor.subcaches.clear()
-            self.collector.now()
+        """/free's flags on every worker (host.server.workers: ``unload_models`` empties the model cache,
+        ``free_memory`` the executor's caches too, as ComfyUI's worker does)."""
+        if self.pool is not None:
+            self.pool.free(set(self.free_requested))
         self.free_requested.clear()
 
     def status(self) -> dict[str, Any]:

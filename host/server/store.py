@@ -109,6 +109,11 @@ class Store:
         self.db.execute("UPDATE queue SET state = 'running' WHERE prompt_id = ?", (prompt_id,))
 
     @_guarded
+    def mark_pending(self, prompt_id: str) -> None:
+        """A running prompt queued again (its worker was lost mid-prompt)."""
+        self.db.execute("UPDATE queue SET state = 'pending' WHERE prompt_id = ?", (prompt_id,))
+
+    @_guarded
     def finish(self, prompt_id: str, history_item: dict[str, Any], max_history: int) -> None:
         """The prompt ended: its history entry replaces its queue row, in one transaction."""
         with self.db:
