@@ -19,6 +19,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         clip_vision_nodes,
         conditioning,
         control_nodes,
+        diffusers_nodes,
         gligen_nodes,
         image_io,
         image_ops,
@@ -53,7 +54,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     registry.add_classes(loaders.loader_classes(folders), runner, display_names=loaders.V1_DISPLAY_NAMES, live=True)
     registry.add_classes(upscale_nodes.upscale_classes(folders), runner, python_module=upscale_nodes.MODULE,
                          live=True)
-    for module in (control_nodes, clip_vision_nodes, style_nodes, unclip_nodes, gligen_nodes):
+    for module in (control_nodes, clip_vision_nodes, style_nodes, unclip_nodes, gligen_nodes, diffusers_nodes):
         registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES)
         registry.add_classes(module.loader_classes(folders), runner, display_names=module.V1_DISPLAY_NAMES, live=True)
 

@@ -34,6 +34,7 @@ SHIPPED = {
     "StyleModelLoader", "StyleModelApply",
     "unCLIPCheckpointLoader", "unCLIPConditioning",
     "GLIGENLoader", "GLIGENTextBoxApply",
+    "DiffusersLoader",
 }
 EXPECTED = SHIPPED
 
