@@ -120,6 +120,28 @@ def unet_names(keys: list[str]) -> dict[str, str]:
     return out
 
 
+def controlnet_names(keys: list[str]) -> dict[str, str]:
+    """LDM (cldm) name -> diffusers name for a diffusers ControlNetModel: its UNet encoder as unet_names, and
+    ``controlnet_cond_embedding.{conv_in,blocks.i,conv_out}`` -> ``input_hint_block.{0,2i+2,14}``,
+    ``controlnet_down_blocks.i`` -> ``zero_convs.i.0``, ``controlnet_mid_block`` -> ``middle_block_out.0``."""
+    out = unet_names(keys)
+    for key in keys:
+        new = None
+        if m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.(.*)", key):
+            new = f"input_hint_block.{2 * int(m.group(1)) + 2}.{m.group(2)}"
+        elif key.startswith("controlnet_cond_embedding.conv_in."):
+            new = "input_hint_block.0." + key.rsplit(".", 1)[1]
+        elif key.startswith("controlnet_cond_embedding.conv_out."):
+            new = "input_hint_block.14." + key.rsplit(".", 1)[1]
+        elif m := re.match(r"controlnet_down_blocks\.(\d+)\.(.*)", key):
+            new = f"zero_convs.{m.group(1)}.0.{m.group(2)}"
+        elif key.startswith("controlnet_mid_block."):
+            new = "middle_block_out.0." + key.rsplit(".", 1)[1]
+        if new is not None:
+            out[new] = key
+    return out
+
+
 def vae_names(keys: list[str]) -> dict[str, str]:
     """LDM name -> diffusers name for an AutoencoderKL's keys."""
     levels = _count(keys, r"decoder\.up_blocks\.(\d+)\.")
@@ -184,4 +206,5 @@ def load_diffusers(folder: str | Path, *, device: Any = "cpu", dtype_policy: Any
     return loading.Checkpoint(model, clip, vae, family, folder)
 
 
-__all__ = ["DiffusersFolderError", "Renamed", "find_diffusers_models", "load_diffusers", "unet_names", "vae_names"]
+__all__ = ["DiffusersFolderError", "Renamed", "controlnet_names", "find_diffusers_models", "load_diffusers",
+           "unet_names", "vae_names"]

@@ -52,6 +52,19 @@ def unet_key(key: str, n: int) -> str:
     return f"up_blocks.{level}.attentions.{j}.{rest}"
 
 
+def controlnet_key(key: str, n: int) -> str:
+    """The diffusers ControlNetModel name of cldm ControlNet key ``key``."""
+    if m := re.match(r"input_hint_block\.(\d+)\.(.*)", key):
+        i = int(m.group(1))
+        name = "conv_in" if i == 0 else "conv_out" if i == 14 else f"blocks.{i // 2 - 1}"
+        return f"controlnet_cond_embedding.{name}.{m.group(2)}"
+    if m := re.match(r"zero_convs\.(\d+)\.0\.(.*)", key):
+        return f"controlnet_down_blocks.{m.group(1)}.{m.group(2)}"
+    if key.startswith("middle_block_out.0."):
+        return "controlnet_mid_block." + key[len("middle_block_out.0."):]
+    return unet_key(key, n)
+
+
 def vae_key(key: str, levels: int) -> str:
     key = key.replace("norm_out", "conv_norm_out").replace("nin_shortcut", "conv_shortcut")
     key = re.sub(r"^encoder\.down\.(\d+)\.block\.", r"encoder.down_blocks.\1.resnets.", key)
@@ -88,4 +101,4 @@ def write_diffusers_folder(checkpoint: Path, out: Path, num_res_blocks: int) -> 
     return out
 
 
-__all__ = ["unet_key", "vae_key", "write_diffusers_folder"]
+__all__ = ["controlnet_key", "unet_key", "vae_key", "write_diffusers_folder"]
