@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from host.models.unclip import model_adm
+
+from .control import share_with_uncond
 from .model_sampling import ModelSampling
 
 Area = tuple[int, int, int, int]  # (h, w, y, x) in latent pixels
@@ -174,3 +177,19 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
     extra = {k: _repeat_to_batch(v, batch).to(x.device) for k, v in c.extra.items()}
     return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control,
                c.gligen)
+
+
+def prepare_conds(model: Any, positive: list, negative: list, dims: tuple[int, int], device: torch.device,
+                  ms: ModelSampling, seed: int) -> tuple[list[Cond], list[Cond]]:
+    """Positive and negative CONDITIONING as every sampler runs them: resolved (with the model's class
+    embedding per entry: unCLIP's), equal-area copies across the two, then ControlNetApply's controls and GLIGEN's
+    grounding given to the negative (``samplers.py:sample``'s preparation)."""
+
+    def adm(opts: dict[str, Any]) -> Tensor | None:
+        return model_adm(model, opts, seed)
+
+    pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
+    mirror_areas(pos, neg)
+    share_with_uncond(pos, neg)
+    share_with_uncond(pos, neg, "gligen")
+    return pos, neg
