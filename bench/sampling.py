@@ -8,7 +8,11 @@ at 128x128 including the load, the per-step time at each size (median of the ste
 VAEDecode's time, the UNet's FLOPs per step (cond + uncond, counted with torch's FlopCounterMode) and the
 fraction of ``--peak-gflops`` reached, peak RSS and the load average.
 With ``--json`` the last line is one JSON object: ``s_per_it_128``, ``s_per_it_512``, ``load_s``,
-``first_prompt_128_s``, ``peak_rss_gb`` (and the rest). Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
+``first_prompt_128_s``, ``peak_rss_gb`` (and the rest), and ``lora_apply_s`` (unless ``--skip-lora``): a rank-32
+kohya LoRA (UNet attention/FF/proj and CLIP layers, written once to the cache by host.models.testing.make_lora) on
+the loaded checkpoint, the LoraLoader node's time (reading the file) plus the time the model manager spends
+readying the patched UNet and CLIP (writing the patches into the weights); ``lora_undo_s`` is the time putting the
+originals back for the next prompt without the LoRA. Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
 11.8 s/it at 512, load 4.0 s, first prompt 17.9 s; the goal is at most 0.6x each.
 """
 
@@ -40,6 +44,7 @@ from host.models.manager import ModelManager  # noqa: E402
 from host.registry import Registry  # noqa: E402
 
 CHECKPOINT = "bench_sd15_full.safetensors"
+LORA = "bench_sd15_rank32.safetensors"
 
 
 def cache_dir() -> Path:
@@ -60,6 +65,60 @@ def ensure_checkpoint(models: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         target.symlink_to(cached)
+
+
+def ensure_lora(models: Path) -> None:
+    """The rank-32 SD1.5 LoRA in the cache (written once), linked into ``models/loras``."""
+    cached = cache_dir() / LORA
+    if not cached.is_file():
+        from host.models.testing.make_lora import make_lora
+
+        partial = make_lora(cached.with_suffix(".partial"), size="full", rank=32, alpha=16.0)
+        partial.rename(cached)
+    target = models / "loras" / LORA
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(cached)
+
+
+def with_lora(prompt: dict[str, Any]) -> dict[str, Any]:
+    prompt = json.loads(json.dumps(prompt))
+    prompt["10"] = {"class_type": "LoraLoader", "inputs": {"model": ["1", 0], "clip": ["1", 1], "lora_name": LORA,
+                                                           "strength_model": 1.0, "strength_clip": 1.0}}
+    prompt["2"]["inputs"]["clip"] = prompt["3"]["inputs"]["clip"] = ["10", 1]
+    prompt["5"]["inputs"]["model"] = ["10", 0]
+    return prompt
+
+
+def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, models: Path) -> dict[str, float]:
+    """``lora_apply_s`` and ``lora_undo_s`` (the checkpoint already loaded; see the module docstring)."""
+    ensure_lora(models)
+    spent: list[float] = []
+    use = manager.use
+
+    def timed_use(model: Any, device: Any = None) -> Any:
+        import torch
+
+        t = time.perf_counter()
+        try:
+            return use(model, device)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            spent.append(time.perf_counter() - t)
+
+    manager.use = timed_use  # type: ignore[method-assign]
+    try:
+        sink.events.clear()
+        sink.times.clear()
+        result = asyncio.run(executor.run(with_lora(workflow(128, seed=7)), "lora"))
+        assert result.status == "success", result.error
+        apply_s = sink.node_time("10") + sum(spent)
+        spent.clear()
+        assert asyncio.run(executor.run(workflow(128, seed=7), "after-lora")).status == "success"
+        return {"lora_apply_s": apply_s, "lora_undo_s": sum(spent)}
+    finally:
+        manager.use = use  # type: ignore[method-assign]
 
 
 def workflow(size: int, seed: int = 42) -> dict[str, Any]:
@@ -119,6 +178,7 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="the CPU even when a GPU is present")
     parser.add_argument("--peak-gflops", type=float, default=390.0, help="the box's fp32 convolution rate")
     parser.add_argument("--sizes", default="128,512")
+    parser.add_argument("--skip-lora", action="store_true", help="leave out lora_apply_s")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nodehost-bench-"))
     models = work / "models"
@@ -150,6 +210,8 @@ def main() -> int:
         flops = unet_flops(manager, models, size) if manager.plan.compute == "cpu" else float("nan")
         out[f"unet_gflops_per_step_{size}"] = flops / 1e9
         out[f"peak_fraction_{size}"] = flops / 1e9 / out[f"s_per_it_{size}"] / args.peak_gflops
+    if not args.skip_lora:
+        out |= lora_times(executor, manager, sink, models)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     for key, value in out.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

@@ -36,5 +36,18 @@ class WeightMismatch(ModelFileError):
     """A tensor's shape differs from the architecture built for it, or keys are missing."""
 
 
-__all__ = ["CorruptModelFile", "ModelFileError", "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle",
-           "WeightMismatch"]
+class LoraMismatch(ModelFileError):
+    """A LoRA does not fit the model it is applied to (made for another model family)."""
+
+
+class LoraKeysUnmatched(LoraMismatch):
+    """None of a LoRA's keys (or none meant for one part, the UNet or the text encoder) name a weight of the
+    model."""
+
+
+class LoraShapeMismatch(LoraMismatch):
+    """A LoRA key names a weight of the model but its delta has another shape."""
+
+
+__all__ = ["CorruptModelFile", "LoraKeysUnmatched", "LoraMismatch", "LoraShapeMismatch", "ModelFileError",
+           "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle", "WeightMismatch"]

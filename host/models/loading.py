@@ -80,6 +80,9 @@ class DiffusionModel:
     used_keys: set[str] = field(default_factory=set, repr=False)
     #: the weights, when they are still in the file (read on first use of ``unet``)
     weights: LazyWeights | None = field(default=None, repr=False)
+    #: ComfyUI's ``sampler_pre_cfg_function`` list: each ``fn(args) -> conds_out`` sees the cond and uncond
+    #: predictions before CFG combines them (LatentApplyOperationCFG adds one to a copy sharing the UNet)
+    pre_cfg_functions: tuple[Any, ...] = ()
 
     @property
     def unet(self) -> UNetModel:

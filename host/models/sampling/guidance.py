@@ -112,10 +112,12 @@ class GuidedDenoiser:
 
     def __init__(self, model: ModelCall, positive: list[Cond], negative: list[Cond], cfg: float,
                  interrupted: Callable[[], bool] | None = None, latent: Tensor | None = None,
-                 mask: Tensor | None = None, inpaint_noise: Tensor | None = None) -> None:
+                 mask: Tensor | None = None, inpaint_noise: Tensor | None = None,
+                 pre_cfg: tuple[Callable[[dict], list[Tensor]], ...] = ()) -> None:
         self.model, self.positive, self.negative, self.cfg = model, positive, negative, cfg
         self.interrupted = interrupted
         self.latent, self.mask, self.inpaint_noise = latent, mask, inpaint_noise
+        self.pre_cfg = pre_cfg
 
     def guide(self, x: Tensor, sigma: Tensor, keep_uncond: bool) -> tuple[Tensor, Tensor]:
         """(CFG-combined D, unconditional D); the negative is skipped at cfg 1 unless keep_uncond."""
@@ -123,6 +125,8 @@ class GuidedDenoiser:
             raise SamplingInterrupted("sampling interrupted")
         skip = math.isclose(self.cfg, 1.0) and not keep_uncond
         cond, uncond = calc_cond_batch(self.model, [self.positive, None if skip else self.negative], x, sigma)
+        for fn in self.pre_cfg:  # ComfyUI's pre-CFG functions: [cond, uncond] in, [cond, uncond] out
+            cond, uncond = fn({"conds_out": [cond, uncond], "cond_scale": self.cfg, "sigma": sigma, "input": x})
         return uncond + (cond - uncond) * self.cfg, uncond
 
     def _denoise(self, x: Tensor, sigma: Tensor, keep_uncond: bool) -> tuple[Tensor, Tensor]:
