@@ -179,17 +179,28 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
                c.gligen)
 
 
-def prepare_conds(model: Any, positive: list, negative: list, dims: tuple[int, int], device: torch.device,
-                  ms: ModelSampling, seed: int) -> tuple[list[Cond], list[Cond]]:
-    """Positive and negative CONDITIONING as every sampler runs them: resolved (with the model's class
-    embedding per entry: unCLIP's), equal-area copies across the two, then ControlNetApply's controls and GLIGEN's
-    grounding given to the negative (``samplers.py:sample``'s preparation)."""
-
+def class_embedding(model: Any, seed: int) -> Callable[[dict[str, Any]], Tensor | None]:
+    """``resolve``'s ``adm`` for ``model``: an entry's class-embedding input y (unCLIP's), None for most models."""
     def adm(opts: dict[str, Any]) -> Tensor | None:
         return model_adm(model, opts, seed)
 
+    return adm
+
+
+def share_positive(lists: list[list[Cond]]) -> None:
+    """ControlNetApply's controls and GLIGEN's grounding of the first list (positive) given to each other list
+    (``apply_empty_x_to_equal_area``), after the equal-area copies."""
+    for other in lists[1:]:
+        share_with_uncond(lists[0], other)
+        share_with_uncond(lists[0], other, "gligen")
+
+
+def prepare_conds(model: Any, positive: list, negative: list, dims: tuple[int, int], device: torch.device,
+                  ms: ModelSampling, seed: int) -> tuple[list[Cond], list[Cond]]:
+    """Positive and negative CONDITIONING as KSampler runs them: resolved with the model's class embedding,
+    equal-area copies across the two, then share_positive."""
+    adm = class_embedding(model, seed)
     pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
     mirror_areas(pos, neg)
-    share_with_uncond(pos, neg)
-    share_with_uncond(pos, neg, "gligen")
+    share_positive([pos, neg])
     return pos, neg
