@@ -4,9 +4,22 @@ folders (any folder holding a ``model_index.json``) loaded as MODEL, CLIP and VA
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from builtin_nodes.node_env import NodeFolders, manager
+
+
+def find_diffusers_models(roots: list[Path]) -> list[str]:
+    """The folders holding a ``model_index.json`` under each root, relative to it (the combo; torch-free)."""
+    found = []
+    for root in roots:
+        if root.is_dir():
+            for here, _, files in os.walk(root, followlinks=True):
+                if "model_index.json" in files:
+                    found.append(os.path.relpath(here, root))
+    return sorted(found)
 
 
 class DiffusersLoader:
@@ -14,8 +27,6 @@ class DiffusersLoader:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        from host.models.diffusers_loading import find_diffusers_models
-
         return {"required": {"model_path": (find_diffusers_models(cls.folders.models.paths("diffusers")),)}}
 
     RETURN_TYPES = ("MODEL", "CLIP", "VAE")
@@ -46,4 +57,4 @@ def loader_classes(folders: NodeFolders) -> dict[str, type]:
     return {"DiffusersLoader": type("DiffusersLoader", (DiffusersLoader,), {"folders": folders})}
 
 
-__all__ = ["V1_CLASSES", "V1_DISPLAY_NAMES", "loader_classes"]
+__all__ = ["V1_CLASSES", "V1_DISPLAY_NAMES", "find_diffusers_models", "loader_classes"]

@@ -18,7 +18,6 @@ VAE renames: ``down_blocks.i.resnets.j`` -> ``down.i.block.j``, ``up_blocks.i`` 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -177,17 +176,6 @@ def _weights(folder: Path, part: str) -> Path:
                                        "fp16/.bin variants)")
 
 
-def find_diffusers_models(roots: list[Path]) -> list[str]:
-    """The folders holding a ``model_index.json`` under each root, relative to it (DiffusersLoader's combo)."""
-    found = []
-    for root in roots:
-        if root.is_dir():
-            for here, _, files in os.walk(root, followlinks=True):
-                if "model_index.json" in files:
-                    found.append(os.path.relpath(here, root))
-    return sorted(found)
-
-
 def load_diffusers(folder: str | Path, *, device: Any = "cpu", dtype_policy: Any = None,
                    embedding_dirs: list[Path] | None = None) -> Any:
     """The folder's UNet, text encoder and VAE as a ``loading.Checkpoint``."""
@@ -206,5 +194,5 @@ def load_diffusers(folder: str | Path, *, device: Any = "cpu", dtype_policy: Any
     return loading.Checkpoint(model, clip, vae, family, folder)
 
 
-__all__ = ["DiffusersFolderError", "Renamed", "controlnet_names", "find_diffusers_models", "load_diffusers",
+__all__ = ["DiffusersFolderError", "Renamed", "controlnet_names", "load_diffusers",
            "unet_names", "vae_names"]

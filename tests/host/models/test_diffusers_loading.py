@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from host.models.diffusers_loading import (
-    DiffusersFolderError,
-    Renamed,
-    find_diffusers_models,
-    load_diffusers,
-    unet_names,
-    vae_names,
-)
+from builtin_nodes.diffusers_nodes import find_diffusers_models
+from host.models.diffusers_loading import DiffusersFolderError, Renamed, load_diffusers, unet_names, vae_names
 from host.models.testing.diffusers_folder import unet_key, vae_key
 from host.models.testing.layouts import SD15_UNET, SD21_UNET, UNetLayout, unet_layout, vae_layout
 
