@@ -19,6 +19,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
         clip_vision_nodes,
         conditioning,
         control_nodes,
+        diffusers_nodes,
         gligen_nodes,
         image_io,
         image_ops,
@@ -60,7 +61,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
                          live=True)
     registry.add_classes(upscale_nodes.upscale_classes(folders), runner, python_module=upscale_nodes.MODULE,
                          live=True)
-    for module in (control_nodes, clip_vision_nodes, style_nodes, unclip_nodes, gligen_nodes):
+    for module in (control_nodes, clip_vision_nodes, style_nodes, unclip_nodes, gligen_nodes, diffusers_nodes):
         registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES)
         registry.add_classes(module.loader_classes(folders), runner, display_names=module.V1_DISPLAY_NAMES, live=True)
     _load_image_extras(registry, runner, paths, folders)

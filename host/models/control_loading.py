@@ -1,7 +1,8 @@
 """Load ControlNet and T2I-Adapter files into CONTROL_NET values (``host.models.sampling.control.ControlModel``).
 
 What a file holds is told from its keys: a ControlNet in the original layout (``zero_convs.0.0.weight`` and
-``input_hint_block.0.weight``, bare or under ``control_model.``), or a T2I-Adapter (TencentARC's ``conv_in`` /
+``input_hint_block.0.weight``, bare or under ``control_model.``) or in diffusers' (``controlnet_cond_embedding.*``,
+renamed lazily), or a T2I-Adapter (TencentARC's ``conv_in`` /
 ``body.*`` names, or diffusers' ``adapter.body.*``). A "diff" ControlNet (a ``difference`` key) stores its weights
 as differences from the UNet it was trained on: given the model, the UNet's weights are added to every
 ``control_model.*`` tensor that has a UNet counterpart (DiffControlNetLoader). Files named ``*_shuffle`` get
@@ -20,6 +21,7 @@ import torch
 from host.models.checkpoint import open_state_dict
 from host.models.controlnet import ControlNetModel, control_prefix, controlnet_config_from_keys
 from host.models.detect import describe_keys
+from host.models.diffusers_loading import Renamed, controlnet_names
 from host.models.errors import UnknownArchitecture
 from host.models.loading import assign_weights
 from host.models.sampling.control import ControlModel
@@ -86,9 +88,8 @@ def load_control(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = N
     sd = open_state_dict(path)
     keys = list(sd)
     dtype = _unet_dtype(dtype_policy)
-    if "controlnet_cond_embedding.conv_in.weight" in sd:
-        raise UnknownArchitecture(path, "a diffusers-format ControlNet; only the original (cldm) layout is "
-                                        "supported")
+    if "controlnet_cond_embedding.conv_in.weight" in sd:  # diffusers' names, renamed to the cldm layout
+        return _load_controlnet(Renamed(sd, controlnet_names(keys)), "", path, device, dtype, base)
     prefix = control_prefix(keys)
     if prefix is not None:
         return _load_controlnet(sd, prefix, path, device, dtype, base)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from host.models import ops
 from host.models.unet import (
     Downsample,
     ResBlock,
@@ -65,17 +66,17 @@ class ControlNetModel(nn.Module):
         kw: dict[str, Any] = {"device": device, "dtype": dtype}
         self.config, self.hint_channels = cfg, hint_channels
         mc, ted = cfg.model_channels, cfg.time_embed_dim
-        self.time_embed = nn.Sequential(nn.Linear(mc, ted, **kw), nn.SiLU(), nn.Linear(ted, ted, **kw))
+        self.time_embed = nn.Sequential(ops.Linear(mc, ted, **kw), nn.SiLU(), ops.Linear(ted, ted, **kw))
         if cfg.adm_in_channels is not None:
             self.label_emb = nn.Sequential(nn.Sequential(
-                nn.Linear(cfg.adm_in_channels, ted, **kw), nn.SiLU(), nn.Linear(ted, ted, **kw)))
+                ops.Linear(cfg.adm_in_channels, ted, **kw), nn.SiLU(), ops.Linear(ted, ted, **kw)))
         hint: list[nn.Module] = []
         for cin, cout, stride in HINT_CONVS:
-            hint.append(nn.Conv2d(cin or hint_channels, cout or mc, 3, stride=stride, padding=1, **kw))
+            hint.append(ops.Conv2d(cin or hint_channels, cout or mc, 3, stride=stride, padding=1, **kw))
             if cout is not None:
                 hint.append(nn.SiLU())
         self.input_hint_block = nn.Sequential(*hint)
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([nn.Conv2d(cfg.in_channels, mc, 3, padding=1,
+        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([ops.Conv2d(cfg.in_channels, mc, 3, padding=1,
                                                                              **kw)])])
         chans, ch, depths = [mc], mc, iter(cfg.input_depths)
         for level, mult in enumerate(cfg.channel_mult):
@@ -90,13 +91,13 @@ class ControlNetModel(nn.Module):
             if level != len(cfg.channel_mult) - 1:
                 self.input_blocks.append(TimestepEmbedSequential([Downsample(ch, **kw)]))
                 chans.append(ch)
-        self.zero_convs = nn.ModuleList(nn.Sequential(nn.Conv2d(c, c, 1, **kw)) for c in chans)
+        self.zero_convs = nn.ModuleList(nn.Sequential(ops.Conv2d(c, c, 1, **kw)) for c in chans)
         middle: list[nn.Module] = [ResBlock(ch, ch, ted, **kw)]
         if cfg.middle_depth:
             middle.append(SpatialTransformer(ch, cfg.middle_depth, cfg, **kw))
         middle.append(ResBlock(ch, ch, ted, **kw))
         self.middle_block = TimestepEmbedSequential(middle)
-        self.middle_block_out = nn.Sequential(nn.Conv2d(ch, ch, 1, **kw))
+        self.middle_block_out = nn.Sequential(ops.Conv2d(ch, ch, 1, **kw))
 
     def forward(self, x: torch.Tensor, hint: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor,
                 y: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:

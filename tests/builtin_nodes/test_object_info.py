@@ -53,6 +53,7 @@ SHIPPED = {
     "StyleModelLoader", "StyleModelApply",
     "unCLIPCheckpointLoader", "unCLIPConditioning",
     "GLIGENLoader", "GLIGENTextBoxApply",
+    "DiffusersLoader",
 }
 EXPECTED = SHIPPED
 

@@ -84,3 +84,21 @@ def test_controlnet_folder_is_listed(host: Host, controlnet: str, tmp_path: Path
     host.registry.refresh(["ControlNetLoader"])
     info = host.registry.object_info("ControlNetLoader")["ControlNetLoader"]
     assert CONTROLNET in info["input"]["required"]["control_net_name"][0]
+
+
+def test_sampler_custom_advanced_applies_the_control_as_ksampler(host: Host, controlnet: str) -> None:
+    """ControlNetApply (OLD) relies on the sampler giving the control to the negative: the custom-sampling
+    guider must do it as KSampler does (same pixels)."""
+    expected = host.pixels(host.run(with_controlnet(1.0, prefix="ks_old", old=True)))
+    prompt = with_controlnet(1.0, prefix="adv_old", old=True)
+    ks = prompt["5"]["inputs"]
+    prompt["5"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["20", 0], "guider": ["21", 0], "sampler": ["22", 0], "sigmas": ["23", 0],
+        "latent_image": ["4", 0]}}
+    prompt["20"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": ks["seed"]}}
+    prompt["21"] = {"class_type": "CFGGuider", "inputs": {
+        "model": ["1", 0], "positive": ks["positive"], "negative": ks["negative"], "cfg": ks["cfg"]}}
+    prompt["22"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": ks["sampler_name"]}}
+    prompt["23"] = {"class_type": "BasicScheduler", "inputs": {
+        "model": ["1", 0], "scheduler": ks["scheduler"], "steps": ks["steps"], "denoise": 1.0}}
+    assert np.array_equal(host.pixels(host.run(prompt)), expected)

@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from host.models.unclip import model_adm
+
+from .control import share_with_uncond
 from .model_sampling import ModelSampling
 
 Area = tuple[int, int, int, int]  # (h, w, y, x) in latent pixels
@@ -174,3 +177,30 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
     extra = {k: _repeat_to_batch(v, batch).to(x.device) for k, v in c.extra.items()}
     return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control,
                c.gligen)
+
+
+def class_embedding(model: Any, seed: int) -> Callable[[dict[str, Any]], Tensor | None]:
+    """``resolve``'s ``adm`` for ``model``: an entry's class-embedding input y (unCLIP's), None for most models."""
+    def adm(opts: dict[str, Any]) -> Tensor | None:
+        return model_adm(model, opts, seed)
+
+    return adm
+
+
+def share_positive(lists: list[list[Cond]]) -> None:
+    """ControlNetApply's controls and GLIGEN's grounding of the first list (positive) given to each other list
+    (``apply_empty_x_to_equal_area``), after the equal-area copies."""
+    for other in lists[1:]:
+        share_with_uncond(lists[0], other)
+        share_with_uncond(lists[0], other, "gligen")
+
+
+def prepare_conds(model: Any, positive: list, negative: list, dims: tuple[int, int], device: torch.device,
+                  ms: ModelSampling, seed: int) -> tuple[list[Cond], list[Cond]]:
+    """Positive and negative CONDITIONING as KSampler runs them: resolved with the model's class embedding,
+    equal-area copies across the two, then share_positive."""
+    adm = class_embedding(model, seed)
+    pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
+    mirror_areas(pos, neg)
+    share_positive([pos, neg])
+    return pos, neg

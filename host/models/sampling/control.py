@@ -115,7 +115,8 @@ class Control:
 
     def _run(self, x_in: Tensor, t: Tensor, context: Tensor, y: Tensor | None, batched: int) -> Residuals:
         net, dtype = self.net, self.net.dtype
-        if str(net.device) != str(x_in.device):
+        weight = next(net.model.parameters(), None)
+        if weight is not None and weight.device != x_in.device:
             net.to(x_in.device)
         hint = self._hint(x_in, batched).to(dtype)
         with torch.no_grad():

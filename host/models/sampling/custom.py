@@ -16,7 +16,7 @@ from torch import Tensor
 # through the package first: loading the submodule ``ksampler`` by its own name would rebind the package's
 # ``ksampler`` (the function, loaded lazily) to the module
 from . import ksampler as _ksampler  # noqa: F401
-from .conds import Cond, add_same_area, resolve
+from .conds import Cond, add_same_area, class_embedding, resolve, share_positive
 from .errors import SamplingInterrupted, WrongInputType
 from .guidance import GuidedDenoiser, ModelCall, calc_cond_batch
 from .ksampler import fix_empty_latent_channels, inpaint_concat, model_sampling_of, prepare_mask
@@ -156,9 +156,12 @@ class CFGGuider:
         """ComfyUI's name for the guider's model."""
         return self.model
 
-    def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling) -> list[list[Cond]]:
-        lists = [resolve(self.positive, dims, device, ms), resolve(self.negative, dims, device, ms)]
+    def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
+              seed: int = 0) -> list[list[Cond]]:
+        adm = class_embedding(self.model, seed)
+        lists = [resolve(self.positive, dims, device, ms, adm), resolve(self.negative, dims, device, ms, adm)]
         _mirror(lists)
+        share_positive(lists)
         return lists
 
     def denoiser(self, call: ModelCall, conds: list[list[Cond]], **kwargs: Any) -> GuidedDenoiser:
@@ -175,9 +178,12 @@ class DualCFGGuider(CFGGuider):
     cfg2: float = 1.0
     nested: bool = False
 
-    def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling) -> list[list[Cond]]:
-        lists = [resolve(c, dims, device, ms) for c in (self.positive, self.middle, self.negative)]
+    def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
+              seed: int = 0) -> list[list[Cond]]:
+        adm = class_embedding(self.model, seed)
+        lists = [resolve(c, dims, device, ms, adm) for c in (self.positive, self.middle, self.negative)]
         _mirror(lists)
+        share_positive(lists)
         return lists
 
     def denoiser(self, call: ModelCall, conds: list[list[Cond]], **kwargs: Any) -> GuidedDenoiser:
@@ -232,7 +238,7 @@ def sample_custom(guider: CFGGuider, noise: Noise, sampler: Sampler, sigmas: Ten
     initial, latent_in, sigmas = initial.to(device), latent_in.to(device), sigmas.to(device)
     mask = latent.get("noise_mask")
     mask = prepare_mask(mask, initial.shape, device) if mask is not None else None
-    conds = guider.conds((initial.shape[2], initial.shape[3]), device, ms)
+    conds = guider.conds((initial.shape[2], initial.shape[3]), device, ms, seed=noise.seed)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, guider.positive, initial, latent_in, mask))
     inpaint_noise = initial

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from host.models.unclip import model_adm
-
-from .conds import mirror_areas, resolve
-from .control import share_with_uncond
+from .conds import prepare_conds
 from .errors import LatentChannelsMismatch
 from .guidance import GuidedDenoiser, ModelCall
 from .model_sampling import ModelSampling
@@ -141,11 +137,7 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     mask = latent.get("noise_mask")
     mask = prepare_mask(mask, noise.shape, device) if mask is not None else None
     dims = (noise.shape[2], noise.shape[3])
-    adm = functools.partial(model_adm, model, seed=seed)
-    pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
-    mirror_areas(pos, neg)
-    share_with_uncond(pos, neg)
-    share_with_uncond(pos, neg, "gligen")
+    pos, neg = prepare_conds(model, positive, negative, dims, device, ms, seed)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, positive, noise, latent_in, mask))
     inpaint_noise = noise

@@ -229,6 +229,19 @@ def test_load_t2i_adapter_file(tmp_path: Path) -> None:
         load_control(xl)
 
 
+def test_diffusers_controlnet_is_the_same_network(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from host.models.testing.diffusers_folder import controlnet_key
+
+    cldm = write_random(controlnet_layout(SMALL_UNET), tmp_path / "cldm.safetensors", dtype=torch.float32)
+    save_file({controlnet_key(k, 1): v for k, v in load_file(str(cldm)).items()},
+              str(tmp_path / "diffusion_pytorch_model.safetensors"))
+    a, b = load_control(cldm), load_control(tmp_path / "diffusion_pytorch_model.safetensors")
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
@@ -238,5 +251,5 @@ def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(UnknownArchitecture, match="no ControlNet or T2I-Adapter"):
         load_control(other)
     diffusers = write_random({"controlnet_cond_embedding.conv_in.weight": (16, 3, 3, 3)}, tmp_path / "d.safetensors")
-    with pytest.raises(UnknownArchitecture, match="diffusers"):
+    with pytest.raises(UnknownArchitecture, match="d.safetensors"):
         load_control(diffusers)
