@@ -27,7 +27,8 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
                     disable_noise: bool = False, start_step: int | None = None, last_step: int | None = None,
                     force_full_denoise: bool = False) -> tuple[dict[str, Any]]:
     """Sample ``latent`` with ``model``; the result is a copy of the LATENT dict with new samples."""
-    from host.models.sampling import LatentChannelsMismatch, SamplingInterrupted, ksampler
+    from host.models.sampling import LatentChannelsMismatch, SamplingInterrupted
+    from host.models.sampling.ksampler import ksampler  # the function, whichever loaded the submodule first
     from isolate.context import InterruptProcessingException, interrupt_requested, report_progress
 
     samples = latent["samples"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from host.models.sampling import ModelSampling, UnknownSampler, ksampler
+from host.models.sampling import SAMPLER_NAMES, ModelSampling, UnknownSampler, ksampler, ksampler_sigmas
 from host.models.sampling.conds import resolve
 from host.models.sampling.custom import (
     CFGGuider,
@@ -21,6 +21,7 @@ from host.models.sampling.custom import (
 )
 from host.models.sampling.errors import InvalidSigmas, LatentChannelsMismatch, WrongInputType
 from host.models.sampling.guidance import GuidedDenoiser, ModelCall
+from host.models.sampling.schedulers import DISCARD_PENULTIMATE_SIGMA_SAMPLERS
 from host.models.sampling.sigma_ops import basic_scheduler
 
 SCALE = 0.18215
@@ -294,3 +295,17 @@ def test_interrupt_stops_before_a_model_call(dual: bool) -> None:
         sample_custom(guider, RandomNoise(1), Sampler("euler"), basic_scheduler(MS, "normal", 4, 1.0), latent(),
                       interrupted=lambda: next(calls) >= 2)
     assert model.unet.calls == 2
+
+
+@pytest.mark.parametrize("name", SAMPLER_NAMES)
+def test_every_table_sampler_through_custom_equals_ksampler(name: str) -> None:
+    """KSamplerSelect + BasicScheduler is KSampler, except that KSampler alone drops the penultimate sigma for
+    dpm_2(_ancestral) and uni_pc(_bh2): given KSampler's sigmas, those match too."""
+    model = TinyModel()
+    lat = latent(1.0)
+    sigmas = ksampler_sigmas(MS, "karras", name, 3, 0.9)
+    got = sample_custom(CFGGuider(model, cond(1.0), cond(-1.0), 5.0), RandomNoise(8), Sampler(name), sigmas, lat)
+    expected = plain(model, name, steps=3, cfg=5.0, seed=8, scheduler="karras", denoise=0.9, lat=lat)
+    assert torch.equal(got.samples, expected)
+    if name not in DISCARD_PENULTIMATE_SIGMA_SAMPLERS:
+        assert torch.equal(sigmas, basic_scheduler(MS, "karras", 3, 0.9))
