@@ -36,5 +36,9 @@ class WeightMismatch(ModelFileError):
     """A tensor's shape differs from the architecture built for it, or keys are missing."""
 
 
+class UnsupportedTextEncoder(ModelFileError):
+    """A text-encoder file, or a loader ``type``, nodehost cannot build a text encoder for."""
+
+
 __all__ = ["CorruptModelFile", "ModelFileError", "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle",
-           "WeightMismatch"]
+           "UnsupportedTextEncoder", "WeightMismatch"]

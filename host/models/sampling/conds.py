@@ -49,8 +49,10 @@ def _mask_bounds(mask: Tensor) -> Area:
     return (max(8, y1 - y0 + 1), max(8, x1 - x0 + 1), y0, x0)
 
 
-def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling) -> list[Cond]:
-    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w)."""
+def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
+            model_conds: Any = None, prompt_type: str = "positive") -> list[Cond]:
+    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w). ``model_conds(cross_attn,
+    options, dims, prompt_type)``, when given, adds the model's other inputs (SDXL's ``y``: host.models.adm)."""
     out = []
     for cross_attn, opts in conditioning:
         area = _resolve_area(opts["area"], dims) if "area" in opts else None
@@ -66,6 +68,8 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
         extra = {}
         if opts.get("pooled_output") is not None and opts.get("use_pooled_as_y"):
             extra["y"] = opts["pooled_output"]
+        if model_conds is not None:
+            extra.update(model_conds(cross_attn, opts, dims, prompt_type))
         out.append(Cond(
             cross_attn=cross_attn, area=area, strength=float(opts.get("strength", 1.0)), mask=mask,
             mask_strength=float(opts.get("mask_strength", 1.0)),

@@ -131,7 +131,11 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     mask = latent.get("noise_mask")
     mask = prepare_mask(mask, noise.shape, device) if mask is not None else None
     dims = (noise.shape[2], noise.shape[3])
-    pos, neg = resolve(positive, dims, device, ms), resolve(negative, dims, device, ms)
+    from host.models.adm import adm_encoder
+
+    adm = adm_encoder(model)
+    pos = resolve(positive, dims, device, ms, adm, "positive")
+    neg = resolve(negative, dims, device, ms, adm, "negative")
     mirror_areas(pos, neg)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, positive, noise, latent_in, mask))
