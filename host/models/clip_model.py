@@ -1,6 +1,7 @@
 """CLIP text encoders through ``transformers.CLIPTextModel`` (MODELS_FACTS §3): CLIP-L (SD1, SDXL), OpenCLIP-H
 (SD2) and OpenCLIP-bigG (SDXL), the OpenCLIP ones' original ``transformer.resblocks.*`` keys converted at load.
-The forward pass is run layer by layer here so that a chosen hidden layer (clip skip) and textual-inversion vectors can be used.
+The forward pass is run layer by layer here so that a chosen hidden layer (clip skip) and textual-inversion
+vectors can be used.
 """
 
 from __future__ import annotations
