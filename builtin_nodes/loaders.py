@@ -144,8 +144,8 @@ class CLIPLoader(_Loader):
 DUAL_CLIP_TYPES = ["sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image", "hunyuan_video_15",
                    "kandinsky5", "kandinsky5_image", "ltxv", "newbie"]
 _DUAL_DESCRIPTION = ("[Recipes]\n\nsdxl: clip-l, clip-g\nsd3: clip-l, clip-g / clip-l, t5 / clip-g, t5\n"
-                     "flux: clip-l, t5\nhidream: at least one of t5 or llama, recommended t5 and llama\nhunyuan_image: qwen2.5vl 7b and "
-                     "byt5 small\nnewbie: gemma-3-4b-it, jina clip v2")
+                     "flux: clip-l, t5\nhidream: at least one of t5 or llama, recommended t5 and llama\n"
+                     "hunyuan_image: qwen2.5vl 7b and byt5 small\nnewbie: gemma-3-4b-it, jina clip v2")
 
 
 class DualCLIPLoader(_Loader):
