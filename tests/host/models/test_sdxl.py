@@ -158,7 +158,8 @@ def encoder_files(sdxl_small: Path, tmp_path_factory: pytest.TempPathFactory) ->
     hf = {("text_model." + k[len("transformer."):] if k.startswith("transformer.") else k): v.contiguous()
           for k, v in convert_open_clip(g).items()}
     save_file(hf, str(out / "clip_g.safetensors"))
-    return {"l": out / "clip_l.safetensors", "g_oc": out / "clip_g_openclip.safetensors", "g": out / "clip_g.safetensors"}
+    return {"l": out / "clip_l.safetensors", "g_oc": out / "clip_g_openclip.safetensors",
+            "g": out / "clip_g.safetensors"}
 
 
 def test_dual_clip_loader_files_either_order(base, encoder_files) -> None:  # type: ignore[no-untyped-def]
