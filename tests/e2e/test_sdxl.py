@@ -146,3 +146,17 @@ def test_refiner_conditioning_into_the_base_model_is_a_clear_error(xl: Host) -> 
     result = xl.run(prompt, "bad-cond")
     assert result.status == "error" and result.error["node_id"] == "5"
     assert "2048-wide" in result.error["exception_message"] and "1280-wide" in result.error["exception_message"]
+
+
+def test_previews_use_sdxl_latent2rgb_factors(xl: Host) -> None:
+    import torch
+
+    from builtin_nodes.previews import previewer
+
+    ckpts = xl.base / "models" / "checkpoints"
+    z = torch.zeros(1, 4, 2, 2)
+    z[0, 0] = 1.0  # channel 0 only: rgb = row 0 of the SDXL factors + the bias
+    for name in (BASE, REFINER):
+        _, image, _ = previewer("latent2rgb", xl.manager.load_checkpoint(ckpts / name).model)(z)
+        rgb = (0.3651 + 0.1084, 0.4232 - 0.0175, 0.4341 - 0.0011)
+        assert image.getpixel((0, 0)) == tuple(int((v + 1) / 2 * 255) for v in rgb)
