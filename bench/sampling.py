@@ -2,11 +2,17 @@
 folder by ``host.models.testing.make_checkpoint``), the default workflow at 128x128 and 512x512 (4 steps, euler,
 normal, cfg 7, batch 1) through the executor and the model manager.
 
-Prints the checkpoint load time, the first prompt's time at 128x128 including the load, the per-step time at each
-size (median of the steps after the first), VAEDecode's time, the UNet's FLOPs per step (cond + uncond, counted
-with torch's FlopCounterMode) and the fraction of ``--peak-gflops`` reached, peak RSS and the load average.
+Prints the checkpoint load time (the loader node: the header read and checked, the weights left in the file),
+the time the first prompt spent reading the weights on first use (``weights_read_s``), the first prompt's time
+at 128x128 including the load, the per-step time at each size (median of the steps after the first),
+VAEDecode's time, the UNet's FLOPs per step (cond + uncond, counted with torch's FlopCounterMode) and the
+fraction of ``--peak-gflops`` reached, peak RSS and the load average.
 With ``--json`` the last line is one JSON object: ``s_per_it_128``, ``s_per_it_512``, ``load_s``,
-``first_prompt_128_s``, ``peak_rss_gb`` (and the rest). Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
+``first_prompt_128_s``, ``peak_rss_gb`` (and the rest), and ``lora_apply_s`` (unless ``--skip-lora``): a rank-32
+kohya LoRA (UNet attention/FF/proj and CLIP layers, written once to the cache by host.models.testing.make_lora) on
+the loaded checkpoint, the LoraLoader node's time (reading the file) plus the time the model manager spends
+readying the patched UNet and CLIP (writing the patches into the weights); ``lora_undo_s`` is the time putting the
+originals back for the next prompt without the LoRA. Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
 11.8 s/it at 512, load 4.0 s, first prompt 17.9 s; the goal is at most 0.6x each.
 
 ``--sdxl`` also runs a full-size random SDXL base checkpoint (written once and cached the same way) through the
@@ -43,6 +49,7 @@ from host.registry import Registry  # noqa: E402
 
 CHECKPOINT = "bench_sd15_full.safetensors"
 SDXL_CHECKPOINT = "bench_sdxl_full.safetensors"
+LORA = "bench_sd15_rank32.safetensors"
 
 
 def cache_dir() -> Path:
@@ -63,6 +70,60 @@ def ensure_checkpoint(models: Path, name: str = CHECKPOINT, family: str = "sd15"
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         target.symlink_to(cached)
+
+
+def ensure_lora(models: Path) -> None:
+    """The rank-32 SD1.5 LoRA in the cache (written once), linked into ``models/loras``."""
+    cached = cache_dir() / LORA
+    if not cached.is_file():
+        from host.models.testing.make_lora import make_lora
+
+        partial = make_lora(cached.with_suffix(".partial"), size="full", rank=32, alpha=16.0)
+        partial.rename(cached)
+    target = models / "loras" / LORA
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(cached)
+
+
+def with_lora(prompt: dict[str, Any]) -> dict[str, Any]:
+    prompt = json.loads(json.dumps(prompt))
+    prompt["10"] = {"class_type": "LoraLoader", "inputs": {"model": ["1", 0], "clip": ["1", 1], "lora_name": LORA,
+                                                           "strength_model": 1.0, "strength_clip": 1.0}}
+    prompt["2"]["inputs"]["clip"] = prompt["3"]["inputs"]["clip"] = ["10", 1]
+    prompt["5"]["inputs"]["model"] = ["10", 0]
+    return prompt
+
+
+def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, models: Path) -> dict[str, float]:
+    """``lora_apply_s`` and ``lora_undo_s`` (the checkpoint already loaded; see the module docstring)."""
+    ensure_lora(models)
+    spent: list[float] = []
+    use = manager.use
+
+    def timed_use(model: Any, device: Any = None) -> Any:
+        import torch
+
+        t = time.perf_counter()
+        try:
+            return use(model, device)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            spent.append(time.perf_counter() - t)
+
+    manager.use = timed_use  # type: ignore[method-assign]
+    try:
+        sink.events.clear()
+        sink.times.clear()
+        result = asyncio.run(executor.run(with_lora(workflow(128, seed=7)), "lora"))
+        assert result.status == "success", result.error
+        apply_s = sink.node_time("10") + sum(spent)
+        spent.clear()
+        assert asyncio.run(executor.run(workflow(128, seed=7), "after-lora")).status == "success"
+        return {"lora_apply_s": apply_s, "lora_undo_s": sum(spent)}
+    finally:
+        manager.use = use  # type: ignore[method-assign]
 
 
 def workflow(size: int, seed: int = 42, ckpt: str = CHECKPOINT) -> dict[str, Any]:
@@ -137,6 +198,7 @@ def main() -> int:
     parser.add_argument("--peak-gflops", type=float, default=390.0, help="the box's fp32 convolution rate")
     parser.add_argument("--sizes", default="128,512")
     parser.add_argument("--sdxl", action="store_true", help="also time a full-size SDXL base at 512x512")
+    parser.add_argument("--skip-lora", action="store_true", help="leave out lora_apply_s")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nodehost-bench-"))
     models = work / "models"
@@ -155,6 +217,8 @@ def main() -> int:
     asyncio.run(executor.run(workflow(128), "first"))
     out["first_prompt_128_s"] = time.perf_counter() - t0
     out["load_s"] = sink.node_time("1")
+    ck = manager.load_checkpoint(models / "checkpoints" / CHECKPOINT)
+    out["weights_read_s"] = sum(p.weights.read_s for p in (ck.model, ck.clip, ck.vae) if p.weights is not None)
     for size in (int(s) for s in args.sizes.split(",")):
         sink.events.clear()
         sink.times.clear()
@@ -166,6 +230,8 @@ def main() -> int:
         flops = unet_flops(manager, models, size) if manager.plan.compute == "cpu" else float("nan")
         out[f"unet_gflops_per_step_{size}"] = flops / 1e9
         out[f"peak_fraction_{size}"] = flops / 1e9 / out[f"s_per_it_{size}"] / args.peak_gflops
+    if not args.skip_lora:
+        out |= lora_times(executor, manager, sink, models)
     if args.sdxl:
         out |= sdxl_timings(executor, sink, models)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2

@@ -1,4 +1,4 @@
-"""Logic nodes (ComfyUI's comfy_extras.nodes_logic): the lazy Switch."""
+"""Logic nodes (ComfyUI's comfy_extras.nodes_logic): the lazy Switch and CustomCombo."""
 
 from __future__ import annotations
 
@@ -35,4 +35,24 @@ class ComfySwitchNode(io.ComfyNode):
         return io.NodeOutput(on_true if switch else on_false)
 
 
-NODES = [ComfySwitchNode]
+class CustomCombo(io.ComfyNode):
+    """A dropdown whose options the frontend keeps (the backend declares none); the chosen option passes
+    through as a STRING. ``validate_inputs`` takes ``choice``, so the combo's (empty) option list is not
+    checked, as in ComfyUI."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="CustomCombo", display_name="Custom Combo", category="utils", is_experimental=True,
+            python_module=_MODULE, inputs=[io.Combo.Input("choice", options=[])], outputs=[io.String.Output()])
+
+    @classmethod
+    def validate_inputs(cls, choice: str) -> bool:
+        return True
+
+    @classmethod
+    def execute(cls, choice: str) -> io.NodeOutput:
+        return io.NodeOutput(choice)
+
+
+NODES = [ComfySwitchNode, CustomCombo]

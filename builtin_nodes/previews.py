@@ -1,53 +1,40 @@
-"""Latent previews while sampling (``--preview-method``, MODELS_FACTS §10): Latent2RGB of the denoised
-estimate's first batch item, at latent resolution, sent as ComfyUI's ``("JPEG", image, 512)``."""
+"""Latent previews while sampling (``--preview-method``, MODELS_FACTS §10), sent as ComfyUI's
+``("JPEG", image, 512)``: TAESD when its decoder is in ``models/vae_approx`` (``taesd`` and ``auto``), else
+Latent2RGB of the denoised estimate's first batch item at latent resolution (``latent2rgb``, and ``auto`` or
+``taesd`` without the decoder file, as ComfyUI falls back)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
+log = logging.getLogger("nodehost.previews")
 
-#: rows = latent channels, columns R, G, B
-SD1_FACTORS = ((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721),
-               (-0.2120, -0.2616, -0.7177))
-SDXL_FACTORS = ((0.3651, 0.4232, 0.4341), (-0.2533, -0.0042, 0.1068), (0.1076, 0.1111, -0.0362),
-                (-0.3165, -0.2492, -0.2188))
-SDXL_BIAS = (0.1084, -0.0175, -0.0011)
+PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
 MAX_PREVIEW = 512
 
 
-def latent2rgb(x0: Any, factors: Any, bias: Any = None) -> Any:
-    """A PIL image of ``x0[0]`` ([C, h, w], scaled latent space): rgb = Fᵀz + b, then uint8 of
-    clamp((rgb + 1) / 2, 0, 1) * 255, truncated."""
-    import torch
-    from PIL import Image
-
-    f = torch.tensor(factors, dtype=torch.float32)
-    z = x0[0].detach().to("cpu", torch.float32)  # [C, h, w]
-    rgb = torch.einsum("chw,cr->hwr", z, f)
-    if bias is not None:
-        rgb = rgb + torch.tensor(bias, dtype=torch.float32)
-    pixels = (((rgb + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).to(torch.uint8)
-    return Image.fromarray(pixels.numpy())
-
-
-def previewer(method: str, model: Any) -> Callable[[Any], Any] | None:
-    """A function from the denoised latent to a preview, or None when previews are off (or the model's latent
-    format has no Latent2RGB factors). ``taesd`` falls back to Latent2RGB: no TAESD decoder ships."""
-    if method == "none":
+def previewer(method: str, model: Any, models: Any = None) -> Callable[[Any], Any] | None:
+    """A function from the denoised latent (scaled latent space) to a preview, or None when previews are off
+    or the model's latent format has none. ``models``: the ModelManager that finds TAESD decoders."""
+    if method == "none" or getattr(model, "latent_channels", 4) != 4:
         return None
     family = getattr(getattr(model, "family", None), "name", "sd15")
-    if family in ("sdxl", "sdxl_refiner"):
-        factors, bias = SDXL_FACTORS, SDXL_BIAS
-    elif getattr(model, "latent_channels", 4) == 4:
-        factors, bias = SD1_FACTORS, None
-    else:
-        return None
-    def make(x0: Any) -> Any:  # x0: the sampler's denoised estimate, in its (scaled) latent space
-        return ("JPEG", latent2rgb(x0, factors, bias), MAX_PREVIEW)
+    xl = family in ("sdxl", "sdxl_refiner")
+    if method in ("auto", "taesd") and models is not None:
+        decoder = models.taesd_decoder("sdxl" if xl else "sd1")
+        if decoder is not None:
+            from host.models.taesd import preview
 
-    return make
+            return lambda x0: ("JPEG", preview(decoder, x0), MAX_PREVIEW)
+        if method == "taesd":
+            log.warning("no %s in models/vae_approx: previews use Latent2RGB",
+                        "taesdxl_decoder" if xl else "taesd_decoder")
+    from host.models.sampling.preview import SD1_LATENT_RGB, SDXL_LATENT_RGB, SDXL_LATENT_RGB_BIAS, latent_preview_image
+
+    factors, bias = (SDXL_LATENT_RGB, SDXL_LATENT_RGB_BIAS) if xl else (SD1_LATENT_RGB, None)
+    return lambda x0: ("JPEG", latent_preview_image(x0, factors, bias), MAX_PREVIEW)
 
 
-__all__ = ["PREVIEW_METHODS", "latent2rgb", "previewer"]
+__all__ = ["MAX_PREVIEW", "PREVIEW_METHODS", "previewer"]

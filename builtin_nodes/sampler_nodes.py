@@ -37,7 +37,7 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
             f"the latent has shape {list(samples.shape)} but this model denoises {want}-channel latents "
             f"[batch, {want}, height/8, width/8]; was it made for another model family?")
     models = manager()
-    preview = previewer(models.preview_method, model)
+    preview = previewer(models.preview_method, model, models)
 
     def callback(step: int, total: int, x0: Any) -> None:
         report_progress(step + 1, total, preview=preview(x0) if preview is not None and x0 is not None else None)

@@ -87,6 +87,18 @@ def report(statuses: list[Any], out: Any = None) -> None:
             print(f"{'':30}   note: {note}", file=out)
 
 
+def builtin_registry() -> Registry:
+    """A registry holding the core nodes (what a pack's ``nodes`` module offers it), as the server has."""
+    import tempfile
+
+    from builtin_nodes import OutputPaths, load_builtin
+
+    registry = Registry()
+    temp = Path(tempfile.gettempdir())
+    load_builtin(registry, OutputPaths(temp, temp))
+    return registry
+
+
 async def close(runners: list[Any]) -> None:
     for runner in runners:
         await runner.close()
@@ -104,7 +116,7 @@ def cmd_ext_list(args: argparse.Namespace) -> int:
 
     async def main() -> list[Any]:
         with ShmHost(private=args.sandbox) as shm:
-            runners, statuses = await load(Registry(), args, shm)
+            runners, statuses = await load(builtin_registry(), args, shm)
             await close(runners)
         return statuses
 
@@ -231,7 +243,7 @@ def cmd_ext_doctor(args: argparse.Namespace) -> int:
         one = argparse.Namespace(**{**vars(args), "extensions_dir": only, "extra_model_paths_config": []})
 
         async def main() -> list[Any]:
-            runners, statuses = await load(Registry(), one)
+            runners, statuses = await load(builtin_registry(), one)
             await close(runners)
             return statuses
 

@@ -23,7 +23,8 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-directory", default=None, metavar="DIR",
                        help="where LoadImage reads and uploads go (default <base-directory>/input)")
     parser.add_argument("--preview-method", choices=PREVIEW_METHODS, default="none",
-                        help="latent previews while sampling (default none; auto = latent2rgb here)")
+                        help="latent previews while sampling (default none; auto and taesd: TAESD when "
+                             "models/vae_approx has its decoder, else latent2rgb)")
     add_flags(parser)
 
 

@@ -103,15 +103,19 @@ class ChildServer:
         self.runner = LocalRunner()
         self.info = p.PackInfo(name=name, nodes=[])
         self.hook = ChildProgress(peer)
+        #: done once the pack is loaded (list_nodes waits for it: the host may ask while the pack imports)
+        self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         from isolate.shm import ShmClient
 
         self.shm = ShmClient()
 
     async def load(self) -> None:
+        from isolate import patch_watch
         from isolate.import_watch import watching
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
+        before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():
                 try:
@@ -127,6 +131,7 @@ class ChildServer:
                 self.info.missing_imports = missed.relevant()
                 return
         self.info.missing_imports = missed.relevant()
+        self.info.warnings = patch_watch.warnings_for(self.name, patch_watch.replaced(before))
         self.info.web_directory = web
         module = f"custom_nodes.{self.pack_dir.name}"
         for node_name, cls in classes.items():
@@ -140,13 +145,17 @@ class ChildServer:
             self.runner.add(nd, cls)
             self.info.nodes.append(nd)
 
-    def register(self) -> None:
+    async def list_nodes(self, _: Any = None) -> p.PackInfo:
         from isolate.child_services import services
 
+        await asyncio.shield(self.loaded)
         self.info.routes = [{"method": r["method"], "path": r["path"]} for r in services().route_table()["routes"]]
+        return self.info
+
+    def register(self) -> None:
         peer = self.peer
         peer.register("http", self.http, p.HttpRequest)
-        peer.register("list_nodes", lambda _: self.info)
+        peer.register("list_nodes", self.list_nodes)
         peer.register("validate", self.validate, p.ClassCall)
         peer.register("fingerprint", self.fingerprint, p.ClassCall)
         peer.register("check_lazy", self.check_lazy, p.WireCall)
@@ -262,21 +271,46 @@ async def _finish(out: Any, convert: Any) -> Any:
     return convert(await out) if inspect.isawaitable(out) else convert(out)
 
 
+def connect_host(server: ChildServer) -> None:
+    """Pack code reaches the host from here on (isolate/host_link.py): model proxies, core nodes."""
+    from isolate import host_link
+    from isolate.proxies import wrap_host_object
+    from isolate.shm import SlabGrant
+
+    link = host_link.HostLink(server.peer)
+
+    def grant(needed: int) -> None:
+        server.shm.add_grant(link.call("grant_slab", p.GrantParams(needed), result_type=SlabGrant))
+
+    server.codec = Codec(owner=server.name, export=server.shm.export, open=lambda h: server.shm.open(_handle(h)),
+                         wrap=wrap_host_object)
+    link.codec, link.grant = server.codec, grant
+    host_link.set_link(link)
+
+
 async def main(pack_dir: Path, name: str) -> None:
     from isolate.compat_path import install
-    from isolate.rpc.transport import serve_stdio
+    from isolate.rpc.transport import attach_stdio
 
     install()
+    from isolate import standins
+
+    standins.install()  # ComfyUI internals nodehost lacks import as stand-ins (used: a clear error)
     peer = Peer(name)
     from isolate.child_services import set_notifier
 
     set_notifier(peer.notify)  # PromptServer.instance.send_sync & co. become notifications to the host
     server = ChildServer(name, pack_dir, peer, Codec(owner=name))
-    server.codec = Codec(owner=name, export=server.shm.export, open=lambda h: server.shm.open(_handle(h)))
     signal.signal(signal.SIGUSR1, lambda *_: setattr(server.hook, "interrupted", True))
-    await server.load()
     server.register()
-    await serve_stdio(peer, PROTO_FD)
+    await attach_stdio(peer, PROTO_FD)  # connected before the pack imports: it may need the host already
+    connect_host(server)
+    try:
+        await server.load()
+    finally:
+        server.loaded.set_result(None)
+    assert peer.closed is not None
+    await peer.closed
 
 
 if __name__ == "__main__":

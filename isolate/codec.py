@@ -46,10 +46,13 @@ class Codec:
     into a tensor; without them a tensor cannot cross (a clear TypeError)."""
 
     def __init__(self, owner: str, export: Callable[[Any], Any] | None = None,
-                 open: Callable[[Any], Any] | None = None) -> None:
+                 open: Callable[[Any], Any] | None = None, wrap: Callable[[OpaqueRef], Any] | None = None) -> None:
         self.owner = owner
         self._export = export
         self._open = open
+        #: turns a reference to another process's object into a local stand-in for it (a pack child's model
+        #: proxies, isolate/proxies.py); such a stand-in crosses back as its reference (``__nh_ref__``)
+        self._wrap = wrap
         self._objects: dict[int, Any] = {}
         self._ids = itertools.count(1)
 
@@ -73,6 +76,9 @@ class Codec:
             return {TAG: "opaque", "owner": value.owner, "id": value.id, "type": value.type}
         if isinstance(value, msgspec.Struct):
             return self.encode_struct(value)
+        ref = getattr(type(value), "__nh_ref__", None)
+        if ref is not None:
+            return self.encode(ref.__get__(value)) if hasattr(ref, "__get__") else self.encode(ref)
         return self.keep(value)
 
     def encode_struct(self, value: msgspec.Struct) -> Any:
@@ -122,7 +128,8 @@ class Codec:
                     return self._objects[data["id"]]
                 except KeyError:
                     raise LookupError(f"object {data['id']} ({data['type']}) is no longer held here") from None
-            return OpaqueRef(data["owner"], data["id"], data["type"])
+            ref = OpaqueRef(data["owner"], data["id"], data["type"])
+            return self._wrap(ref) if self._wrap is not None else ref
         raise TypeError(f"unknown tagged value {kind!r}")
 
     def forget(self) -> None:

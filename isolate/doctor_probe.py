@@ -11,6 +11,7 @@ import sys
 
 def probe(wanted: dict[str, list[str]]) -> dict[str, object]:
     from isolate.compat_path import install
+    from isolate.standins import STANDIN_ROOTS
 
     install()
     missing: dict[str, object] = {}
@@ -18,7 +19,7 @@ def probe(wanted: dict[str, list[str]]) -> dict[str, object]:
         try:
             mod = importlib.import_module(module)
         except Exception:  # noqa: BLE001  (any failure: the pack would not get the module)
-            missing[module] = "module"
+            missing[module] = "standin" if "." in module and module.split(".")[0] in STANDIN_ROOTS else "module"
             continue
         absent = [s for s in symbols if not hasattr(mod, s) and not _submodule(module, s)]
         if absent:

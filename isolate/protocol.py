@@ -23,6 +23,8 @@ class PackInfo(msgspec.Struct):
     #: host modules (``comfy.sd``, ``nodes``...) and torch-family packages the pack tried to import and did not
     #: get while it loaded, whether it caught the ImportError or not (isolate/import_watch.py)
     missing_imports: list[str] = []
+    #: what the pack did at import that cannot reach the host (replaced ComfyUI functions): isolate/patch_watch.py
+    warnings: list[str] = []
 
 
 class ClassCall(msgspec.Struct):

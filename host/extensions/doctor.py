@@ -107,7 +107,9 @@ def _host_modules(status: Any) -> list[str]:
         return lines + ["  (environment not built: cannot check)"]
     missing = missing_in_env(status.env.python, wanted)
     for module, what in missing.items():
-        lines.append(f"  {module}: " + ("module not provided" if what == "module" else f"lacks {', '.join(what)}"))
+        lines.append(f"  {module}: " + ("module not provided" if what == "module" else
+                                        "a stand-in (imports; raises when used)" if what == "standin" else
+                                        f"lacks {', '.join(what)}"))
     if not missing:
         lines.append(f"  none ({len(wanted)} imported modules checked)")
     return lines

@@ -125,6 +125,9 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
                                         cache=cache, env_digest=status.env.digest, folders=folders,
                                         launcher=launcher)
         status.nodes = [n.name for n in info.nodes]
+        for warning in info.warnings:  # what the pack patched at import that cannot reach the host
+            log.warning("%s", warning)
+        status.notes += info.warnings
         if "<import>" not in info.failures:  # a failed import names them in its reason
             status.notes += describe_missing(info.missing_imports)
         status.notes += [f"{what} failed: {why.strip().splitlines()[-1]}" for what, why in info.failures.items()

@@ -32,6 +32,19 @@ def source_key(pack_dir: Path, env_digest: str = "") -> str:
     return h.hexdigest()[:20]
 
 
+def compat_digest() -> str:
+    """A digest of nodehost's child side (isolate/: the modules packs import): what a pack registers depends
+    on it, so a changed nodehost reads every pack again."""
+    import isolate
+
+    root = Path(isolate.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        st = path.stat()
+        h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
 class NodeDefCache:
     """PackInfo per pack on disk (``<root>/<pack>.json``), valid for one source key."""
 
@@ -60,7 +73,7 @@ class NodeDefCache:
 async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None,
                      python: str = sys.executable, shm: ShmHost | None = None, cache: NodeDefCache | None = None,
                      env_digest: str = "", folders: dict[str, Any] | None = None,
-                     launcher: Any = None) -> tuple[RemoteRunner, PackInfo]:
+                     launcher: Any = None, bridge: Any = None) -> tuple[RemoteRunner, PackInfo]:
     """Register the pack's nodes (name clashes are recorded conflicts) and return its runner and PackInfo.
 
     With a valid ``cache`` entry no child is spawned now (it starts on the first call); otherwise the child
@@ -69,8 +82,13 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
     name = name or pack_dir.name
     runner = RemoteRunner(name, pack_dir, python, shm=shm, folders=folders)
     runner.launcher = launcher  # None, or the pack's sandbox (host/extensions/sandbox.py)
+    if bridge is None:
+        from host.extensions.bridge import HostBridge
+
+        bridge = HostBridge(registry)
+    runner.bridge = bridge  # the pack's calls into the host: core nodes, model proxies
     runner.loop = asyncio.get_running_loop()  # the child belongs to this loop, even when it starts later
-    key = source_key(pack_dir, env_digest) if cache is not None else ""
+    key = source_key(pack_dir, env_digest + compat_digest()) if cache is not None else ""
     info = cache.get(name, key) if cache is not None else None
     if info is None:
         info = await runner.start()

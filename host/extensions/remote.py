@@ -105,6 +105,10 @@ class RemoteRunner(NodeRunner):
         self.routes: list[dict[str, str]] = []
         #: spawns the child instead of spawn_child when set (isolate.sandbox.SandboxLauncher: under bwrap)
         self.launcher: Any = None
+        #: answers the pack's calls into the host (core nodes, model proxies: host/extensions/bridge.py)
+        self.bridge: Any = None
+        #: the executor's context of each prompt with a call in flight here (host calls run in it)
+        self._contexts: dict[str, Any] = {}
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -115,6 +119,8 @@ class RemoteRunner(NodeRunner):
         peer.register("release", self._release, p.ReleaseParams)
         peer.register("send_sync", self._send_sync)
         peer.register("send_progress_text", self._send_text)
+        if self.bridge is not None:
+            self.bridge.install(peer, self)
         argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
         env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
                                                                             "VIRTUAL_ENV")}
@@ -274,6 +280,7 @@ class RemoteRunner(NodeRunner):
             return
         hook, count = self._hooks.get(call.prompt_id, (ctx.hook, 0))
         self._hooks[call.prompt_id] = (hook, count + 1)
+        self._contexts[call.prompt_id] = ctx
         try:
             yield
         finally:
@@ -282,6 +289,11 @@ class RemoteRunner(NodeRunner):
                 self._hooks[call.prompt_id] = (hook, count - 1)
             else:
                 del self._hooks[call.prompt_id]
+                self._contexts.pop(call.prompt_id, None)
+
+    def context_of(self, prompt_id: str) -> Any:
+        """The executor's NodeContext of a prompt whose call is in flight here (None: none is)."""
+        return self._contexts.get(prompt_id)
 
     def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
         if self.child is not None and self.child.returncode is None:

@@ -120,14 +120,14 @@ def convert_open_clip(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         elif key.startswith("ln_final."):
             out["transformer.final_layer_norm." + key.split(".")[-1]] = t
         elif key == "text_projection":
-            out["text_projection.weight"] = t.transpose(0, 1).contiguous()
+            out["text_projection.weight"] = t.transpose(0, 1)
         elif key.startswith("transformer.resblocks."):
             i, rest = key[len("transformer.resblocks."):].split(".", 1)
             p = f"transformer.encoder.layers.{i}."
             if rest.startswith("attn.in_proj_"):
                 suffix = "weight" if rest.endswith("weight") else "bias"
                 for name, part in zip(("q_proj", "k_proj", "v_proj"), t.chunk(3, dim=0), strict=True):
-                    out[f"{p}self_attn.{name}.{suffix}"] = part.contiguous()
+                    out[f"{p}self_attn.{name}.{suffix}"] = part
                 continue
             head, suffix = rest.rsplit(".", 1)
             if head in names:

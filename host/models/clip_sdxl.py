@@ -59,6 +59,15 @@ class SDXLTextEncoder:
         return self.l.used_keys | self.g.used_keys
 
     @property
+    def clip_l(self) -> TextEncoder:
+        """ComfyUI's names of the parts (what weight patches such as LoRAs address: ``clip_l.``/``clip_g.``)."""
+        return self.l
+
+    @property
+    def clip_g(self) -> TextEncoder:
+        return self.g
+
+    @property
     def layer(self) -> int | None:
         return self.g.layer
 
@@ -79,10 +88,6 @@ class SDXLTextEncoder:
 
     def nbytes(self) -> int:
         return self.l.nbytes() + self.g.nbytes()
-
-    def parameters(self) -> Any:
-        yield from self.l.model.parameters()
-        yield from self.g.model.parameters()
 
     # -- tokenize and encode ------------------------------------------------------------------------
     def tokenize(self, text: str) -> SDXLTokens:
@@ -114,9 +119,10 @@ class SDXLTextEncoder:
         return self.encode(self.tokenize(text))
 
 
-def require_sdxl_base(clip: Any, node: str) -> SDXLTextEncoder:
-    """``clip`` as SDXL base's dual encoder, else a NotSDXLBaseClip saying what it is instead."""
-    if isinstance(clip, SDXLTextEncoder):
+def require_sdxl_base(clip: Any, node: str) -> Any:
+    """``clip`` when it is SDXL base's dual encoder (itself or patched, as by a LoRA), else a NotSDXLBaseClip
+    saying what it is instead."""
+    if getattr(clip, "kind", None) == "lg" and callable(getattr(clip, "tokenize_pair", None)):
         return clip
     kind = getattr(clip, "kind", None)
     what = {"g": "the SDXL refiner's text encoder (OpenCLIP-bigG alone); use CLIPTextEncodeSDXLRefiner or "

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from host.models.clip_model import ClipTextModel
+from host.models.lazy import LazyWeights
 from host.models.prompt import CHUNK, END, START, Chunk, chunk, load_embedding, token_groups
 from host.models.tokenizer import ClipTokenizer
 
@@ -36,21 +37,32 @@ class TokenBatch:
 class TextEncoder:
     """The CLIP value: a text model, its tokenizer, the clip-skip layer and where embeddings are looked up."""
 
-    model: ClipTextModel
+    module: ClipTextModel
     tokenizer: ClipTokenizer = field(default_factory=ClipTokenizer)
     layer: int | None = None
     embedding_dirs: list[Path] = field(default_factory=list)
     device: Any = "cpu"
     #: the source file's keys this encoder was loaded from
     used_keys: set[str] = field(default_factory=set, repr=False)
+    #: the weights, when they are still in the file (read on first use of ``model``)
+    weights: LazyWeights | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.layer is None:
-            self.layer = self.model.spec.default_layer
+            self.layer = self.spec.default_layer
+
+    @property
+    def model(self) -> ClipTextModel:
+        """The text model with its weights (loaded from the file now if this is their first use)."""
+        return self.weights.ensure() if self.weights is not None else self.module
+
+    @property
+    def spec(self) -> Any:
+        return self.module.spec
 
     @property
     def kind(self) -> str:
-        return self.model.spec.kind
+        return self.spec.kind
 
     def clone(self) -> TextEncoder:
         """A copy sharing the weights (as ComfyUI's ``CLIP.clone``)."""
@@ -63,12 +75,17 @@ class TextEncoder:
         self.layer = n
 
     def to(self, device: Any) -> TextEncoder:
-        self.model.to(device)
+        if self.weights is not None:
+            self.weights.move(device)
+        else:
+            self.module.to(device)
         self.device = device
         return self
 
     def nbytes(self) -> int:
-        return sum(p.numel() * p.element_size() for p in self.model.parameters())
+        if self.weights is not None:
+            return self.weights.nbytes()
+        return sum(p.numel() * p.element_size() for p in self.module.parameters())
 
     # -- tokenize ------------------------------------------------------------------------------------
     def find_embedding(self, name: str) -> torch.Tensor | None:
@@ -77,12 +94,12 @@ class TextEncoder:
             for suffix in EMBEDDING_SUFFIXES:
                 path = (base / (name + suffix)).resolve()
                 if path.is_file() and base in path.parents:
-                    return load_embedding(path, self.model.spec.width, self.kind)
+                    return load_embedding(path, self.spec.width, self.kind)
         return None
 
     def tokenize(self, text: str) -> TokenBatch:
         groups = token_groups(text, self.tokenizer.ids, self.find_embedding)
-        return TokenBatch(chunk(groups, self.model.spec.pad_id))
+        return TokenBatch(chunk(groups, self.spec.pad_id))
 
     # -- encode --------------------------------------------------------------------------------------
     def _embeds(self, chunks: list[Chunk]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +135,7 @@ class TextEncoder:
         return torch.cat(out, dim=0)[None], pooled[0:1]
 
     def empty_chunk(self) -> Chunk:
-        return [(START, 1.0), (END, 1.0)] + [(self.model.spec.pad_id, 1.0)] * (CHUNK - 2)
+        return [(START, 1.0), (END, 1.0)] + [(self.spec.pad_id, 1.0)] * (CHUNK - 2)
 
     def encode_text(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode(self.tokenize(text))

@@ -62,6 +62,17 @@ def detect_sd2(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> ModelFamily |
     return None
 
 
+def detect_sd21_unclip(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> ModelFamily | None:
+    """SD2.1 unCLIP: the SD2 UNet with a class embedding of a CLIP image embedding + its noise level (ViT-L 1536,
+    ViT-H 2048)."""
+    if cfg.model_channels == 320 and cfg.context_dim == 1024 and cfg.use_linear and cfg.adm_in_channels in (1536,
+                                                                                                            2048):
+        name = "sd21_unclip_l" if cfg.adm_in_channels == 1536 else "sd21_unclip_h"
+        prediction = "v" if is_v_prediction_sd2(sd, cfg) else "eps"
+        return ModelFamily(name, cfg, prediction=prediction, clip_kind="h", clip_prefix="cond_stage_model.model.")
+    return None
+
+
 def detect_sdxl(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> ModelFamily | None:
     if cfg.model_channels == 320 and cfg.context_dim == 2048 and cfg.use_linear and cfg.adm_in_channels == 2816:
         prediction = "v" if "v_pred" in sd or "edm_vpred.sigma_max" in sd else "eps"
@@ -78,7 +89,7 @@ def detect_sdxl_refiner(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> Mode
 
 
 #: first match wins, in ComfyUI's order
-DETECTORS: tuple[Detector, ...] = (detect_sd15, detect_sd2, detect_sdxl, detect_sdxl_refiner)
+DETECTORS: tuple[Detector, ...] = (detect_sd15, detect_sd2, detect_sd21_unclip, detect_sdxl, detect_sdxl_refiner)
 
 
 def describe_keys(keys: list[str], limit: int = 6) -> str:

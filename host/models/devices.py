@@ -176,7 +176,9 @@ def dtype_policy(config: DeviceConfig, plan: DevicePlan) -> DtypePolicy:
         unet, vae, text = "float32", "float32", "float32"
     forced = config.dtypes
     unet, vae, text = forced.get("unet", unet), forced.get("vae", vae), forced.get("text_encoder", text)
-    return DtypePolicy(unet=unet, vae=vae, text_encoder=text, text_encoder_compute="float32" if not gpu else text)
+    computable = text if text in ("float16", "bfloat16", "float32") else "float16"  # fp8 storage casts up
+    return DtypePolicy(unet=unet, vae=vae, text_encoder=text,
+                       text_encoder_compute="float32" if not gpu else computable)
 
 
 __all__ = ["DTYPE_FLAGS", "VRAM_STATES", "DeviceConfig", "DevicePlan", "DtypePolicy", "add_flags", "dtype_policy",

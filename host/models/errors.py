@@ -36,9 +36,23 @@ class WeightMismatch(ModelFileError):
     """A tensor's shape differs from the architecture built for it, or keys are missing."""
 
 
+class LoraMismatch(ModelFileError):
+    """A LoRA does not fit the model it is applied to (made for another model family)."""
+
+
+class LoraKeysUnmatched(LoraMismatch):
+    """None of a LoRA's keys (or none meant for one part, the UNet or the text encoder) name a weight of the
+    model."""
+
+
+class LoraShapeMismatch(LoraMismatch):
+    """A LoRA key names a weight of the model but its delta has another shape."""
+
+
 class UnsupportedTextEncoder(ModelFileError):
     """A text-encoder file, or a loader ``type``, nodehost cannot build a text encoder for."""
 
 
-__all__ = ["CorruptModelFile", "ModelFileError", "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle",
-           "UnsupportedTextEncoder", "WeightMismatch"]
+__all__ = ["CorruptModelFile", "LoraKeysUnmatched", "LoraMismatch", "LoraShapeMismatch", "ModelFileError",
+           "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle", "UnsupportedTextEncoder",
+           "WeightMismatch"]

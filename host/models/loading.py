@@ -33,7 +33,8 @@ from host.models.detect import (
     detect_family,
     find_prefix,
 )
-from host.models.errors import UnknownArchitecture, WeightMismatch
+from host.models.errors import UnknownArchitecture
+from host.models.lazy import LazyWeights, check_weights, lazy, materialize
 from host.models.unet import UNetModel
 from host.models.vae import AutoencoderKL, vae_config_from_keys
 
@@ -51,41 +52,42 @@ def _nbytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
+def _move(module: nn.Module, weights: LazyWeights | None, device: Any) -> None:
+    if weights is not None:
+        weights.move(device)
+    else:
+        module.to(device)
+
+
 def assign_weights(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str, path: Path | str,
                    dtype: torch.dtype, device: Any, via: torch.dtype | None = None) -> set[str]:
-    """Key-for-key copy of ``sd[prefix + name]`` into a module built on the meta device (shapes checked);
+    """Key-for-key copy of ``sd[prefix + name]`` into a module built on the meta device, now (shapes checked);
     floats go to ``dtype`` (through ``via`` first when given: the storage rounding of CLIP weights)."""
-    expected = module.state_dict()
-    missing = [k for k in expected if prefix + k not in sd]
-    if missing:
-        raise WeightMismatch(path, f"{len(missing)} weights missing under {prefix!r}, e.g. {missing[:4]}")
-    loaded = {}
-    for key, ref in expected.items():
-        t = sd[prefix + key]
-        if tuple(t.shape) != tuple(ref.shape):
-            raise WeightMismatch(path, f"{prefix}{key} has shape {tuple(t.shape)}, the architecture wants "
-                                       f"{tuple(ref.shape)}")
-        if t.is_floating_point():
-            t = t.to(via) if via is not None else t
-            t = t.to(device=device, dtype=dtype)
-        else:
-            t = t.to(device)
-        loaded[key] = t
-    module.load_state_dict(loaded, strict=True, assign=True)
-    module.eval().requires_grad_(False)
-    return {prefix + k for k in loaded}
+    tensors = check_weights(module, sd, prefix, path)
+    materialize(module, tensors, dtype, device, via)
+    return {prefix + k for k in tensors}
 
 
 @dataclass
 class DiffusionModel:
     """The MODEL value: ``unet(x, timesteps, context=ctx, y=None)`` in ``dtype`` on ``device``."""
 
-    unet: UNetModel
+    module: UNetModel
     family: ModelFamily
     device: Any = "cpu"
     dtype: torch.dtype = torch.float32
     latent_channels: int = 4
     used_keys: set[str] = field(default_factory=set, repr=False)
+    #: the weights, when they are still in the file (read on first use of ``unet``)
+    weights: LazyWeights | None = field(default=None, repr=False)
+    #: ComfyUI's ``sampler_pre_cfg_function`` list: each ``fn(args) -> conds_out`` sees the cond and uncond
+    #: predictions before CFG combines them (LatentApplyOperationCFG adds one to a copy sharing the UNet)
+    pre_cfg_functions: tuple[Any, ...] = ()
+
+    @property
+    def unet(self) -> UNetModel:
+        """The UNet with its weights (loaded from the file now if this is their first use)."""
+        return self.weights.ensure() if self.weights is not None else self.module
 
     @property
     def prediction(self) -> str:
@@ -96,32 +98,38 @@ class DiffusionModel:
         return self.family.latent_scale
 
     def to(self, device: Any) -> DiffusionModel:
-        self.unet.to(device)
+        _move(self.module, self.weights, device)
         self.device = device
         return self
 
     def nbytes(self) -> int:
-        return _nbytes(self.unet)
+        return self.weights.nbytes() if self.weights is not None else _nbytes(self.module)
 
 
 @dataclass
 class VAE:
     """The VAE value. IMAGE is [B,H,W,3] fp32 in 0..1; latents are the raw LATENT["samples"]."""
 
-    model: AutoencoderKL
+    module: AutoencoderKL
     device: Any = "cpu"
     dtype: torch.dtype = torch.float32
     downscale: int = 8
     latent_channels: int = 4
     used_keys: set[str] = field(default_factory=set, repr=False)
+    weights: LazyWeights | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> AutoencoderKL:
+        """The autoencoder with its weights (loaded from the file now if this is their first use)."""
+        return self.weights.ensure() if self.weights is not None else self.module
 
     def to(self, device: Any) -> VAE:
-        self.model.to(device)
+        _move(self.module, self.weights, device)
         self.device = device
         return self
 
     def nbytes(self) -> int:
-        return _nbytes(self.model)
+        return self.weights.nbytes() if self.weights is not None else _nbytes(self.module)
 
     @torch.no_grad()
     def decode(self, samples: torch.Tensor) -> torch.Tensor:
@@ -166,16 +174,30 @@ class Checkpoint:
     unused_keys: list[str] = field(default_factory=list)
 
 
+#: UNETLoader's ``weight_dtype`` choices -> the dtype the UNet's weights are stored in
+WEIGHT_DTYPES = {"fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e4m3fn_fast": torch.float8_e4m3fn,
+                 "fp8_e5m2": torch.float8_e5m2}
+_COMPUTABLE = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def compute_dtype(storage: torch.dtype, device: Any) -> torch.dtype:
+    """What a UNet stored in ``storage`` computes in: itself, or for fp8 weights (cast per layer, as ComfyUI's
+    manual cast) fp32 on the CPU and fp16 on a GPU."""
+    if storage in _COMPUTABLE:
+        return storage
+    return torch.float32 if torch.device(device).type == "cpu" else torch.float16
+
+
 def _build_unet(sd: Mapping[str, torch.Tensor], family: ModelFamily, prefix: str, path: Path, device: Any,
-                policy: Any) -> DiffusionModel:
+                policy: Any, storage: torch.dtype | None = None) -> DiffusionModel:
     if not family.supported or family.unet is None:
         raise UnknownArchitecture(path, f"{family.name} is detected but not supported yet")
-    dtype = _dtype(policy, "unet")
+    storage = storage or _dtype(policy, "unet")
     with torch.device("meta"):
         unet = UNetModel(family.unet)
-    used = assign_weights(unet, sd, prefix, path, dtype, device)
-    return DiffusionModel(unet, family, device=device, dtype=dtype, latent_channels=family.unet.out_channels,
-                          used_keys=used)
+    weights, used = lazy(unet, sd, prefix, path, storage, device)
+    return DiffusionModel(unet, family, device=device, dtype=compute_dtype(storage, device),
+                          latent_channels=family.unet.out_channels, used_keys=used, weights=weights)
 
 
 def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: Any, policy: Any) -> VAE:
@@ -184,9 +206,9 @@ def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: 
     dtype = _dtype(policy, "vae")
     with torch.device("meta"):
         model = AutoencoderKL(cfg)
-    used = assign_weights(model, sd, prefix, path, dtype, device)
+    weights, used = lazy(model, sd, prefix, path, dtype, device)
     return VAE(model, device=device, dtype=dtype, downscale=2 ** (len(cfg.ch_mult) - 1),
-               latent_channels=cfg.z_channels, used_keys=used)
+               latent_channels=cfg.z_channels, used_keys=used, weights=weights)
 
 
 def _build_clip(sd: Mapping[str, torch.Tensor], path: Path, device: Any, policy: Any,
@@ -208,14 +230,18 @@ def _build_clip(sd: Mapping[str, torch.Tensor], path: Path, device: Any, policy:
     proj = "text_projection.weight"
     if spec.projected_pool and proj not in tensors:
         tensors = dict(tensors) | {proj: torch.eye(spec.width)}
-    loaded = assign_weights(model, tensors, prefix, path, compute, device, via=_dtype(policy, "text_encoder"))
+    weights, loaded = lazy(model, tensors, prefix, path, compute, device, via=_dtype(policy, "text_encoder"),
+                           after=_position_ids)
     if layout == "hf":
         used |= {src + k[len("transformer."):] for k in loaded}
-    emb = model.transformer.embeddings
-    emb.register_buffer("position_ids", torch.arange(77, device=device)[None], persistent=False)
-    clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device)
+    clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device, weights=weights)
     clip.used_keys = used
     return clip
+
+
+def _position_ids(model: nn.Module, device: Any) -> None:
+    emb = model.transformer.embeddings
+    emb.register_buffer("position_ids", torch.arange(77, device=device)[None], persistent=False)
 
 
 def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, want_unet: bool = True,
@@ -239,15 +265,17 @@ def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any 
     return Checkpoint(model, clip, vae, family, path, unused)
 
 
-def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, **_: Any) -> DiffusionModel:
-    """A UNet-only file (bare keys, or under ``model.diffusion_model.``)."""
+def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, weight_dtype: str = "default",
+              **_: Any) -> DiffusionModel:
+    """A UNet-only file (bare keys, or under ``model.diffusion_model.``); ``weight_dtype`` as UNETLoader's
+    (``default`` or an fp8 kind: weights stored in fp8, computed in the compute dtype)."""
     path = Path(path)
     sd = open_state_dict(path)
     prefix = find_prefix(set(sd), "input_blocks.0.0.weight", UNET_PREFIXES)
     if prefix is None:
         raise UnknownArchitecture(path, f"no SD UNet found: {describe_keys(list(sd))}")
     family = detect_family(sd, path, prefix=prefix)
-    return _build_unet(sd, family, prefix, path, device, dtype_policy)
+    return _build_unet(sd, family, prefix, path, device, dtype_policy, WEIGHT_DTYPES.get(weight_dtype))
 
 
 def load_clip(path: str | Path, kind: str = "stable_diffusion", *, device: Any = "cpu", dtype_policy: Any = None,
@@ -279,5 +307,5 @@ def load_vae(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None,
     return _build_vae(sd, prefix, path, device, dtype_policy)
 
 
-__all__ = ["VAE", "Checkpoint", "DiffusionModel", "assign_weights", "load_checkpoint", "load_clip", "load_dual_clip",
-           "load_unet", "load_vae"]
+__all__ = ["VAE", "WEIGHT_DTYPES", "Checkpoint", "DiffusionModel", "assign_weights", "compute_dtype",
+           "load_checkpoint", "load_clip", "load_dual_clip", "load_unet", "load_vae"]

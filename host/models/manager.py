@@ -177,26 +177,55 @@ class ModelManager:
         return self.cached(("vae",), path, lambda: loading.load_vae(
             path, device=_torch_device(self.plan.vae_device), dtype_policy=self.dtype_policy, **kwargs))
 
+    def taesd_decoder(self, kind: str) -> Any:
+        """The TAESD preview decoder for ``kind`` ("sd1" or "sdxl") from the vae_approx folder, None when absent."""
+        stem = {"sd1": "taesd_decoder", "sdxl": "taesdxl_decoder"}[kind]
+        if self.folders is None:
+            return None
+        names = [n for n in self.folders.filename_list("vae_approx") if Path(n).stem == stem]
+        if not names:
+            return None
+        path = self.find("vae_approx", names[0])
+        from host.models import taesd
+
+        return self.cached(("taesd",), path, lambda: taesd.load_decoder(path, self.device))
+
     # -- placement -------------------------------------------------------------------------------------
     def use(self, model: Any, device: Any = None) -> Any:
         """Put ``model`` on the compute device (or ``device``) before computing with it, within the budget:
         in the low/no VRAM states every other model goes back to the CPU first; otherwise the least recently
-        used ones do until it fits."""
+        used ones do until it fits. Then its weights are made to hold what it wants: a patched model's (LoRA)
+        patch set, written in place; the originals for a plain one (host.models.patcher.sync_weights)."""
+        from host.models.patcher import base_value, sync_weights
+
         target = device if device is not None else self.device
-        if str(target) == "cpu":
-            return model
+        if str(target) != "cpu":
+            self._place(base_value(model), target)
+        with self._lock:
+            policy = self.dtype_policy
+            sync_weights(model, self._backup_device, {role: policy.torch_dtype(role) for role in
+                                                      ("unet", "text_encoder")})
+        return model
+
+    def _backup_device(self, nbytes: int, device: Any) -> Any:
+        """Where the originals of ``nbytes`` of patched weights on ``device`` are kept: beside them when the
+        device has room for four times as much past the reserve (no copies across the bus), else offloaded."""
+        if str(device) == "cpu" or self.plan.vram_state in ("low", "no"):
+            return self.offload_device
+        return device if device_free_bytes(device) - self.plan.reserve_bytes >= 4 * nbytes else self.offload_device
+
+    def _place(self, model: Any, target: Any) -> None:
         need = model_bytes(model)
         with self._lock:
             if id(model) in self._placed:
                 self._placed.move_to_end(id(model))
-                return model
+                return
             if self.plan.vram_state in ("low", "no"):
                 self._evict(lambda: False)
             else:
                 self._evict(lambda: device_free_bytes(target) - self.plan.reserve_bytes >= need)
             move_model(model, target)
             self._placed[id(model)] = (model, need)
-        return model
 
     def done(self, model: Any) -> None:
         """A node finished computing with ``model``: with ``--novram`` or ``--disable-smart-memory`` it goes
@@ -210,12 +239,14 @@ class ModelManager:
             return
         while self._placed and not enough():
             _, (model, _) = self._placed.popitem(last=False)
+            _unpatched(model)
             move_model(model, self.offload_device)
         _empty_device_cache()
 
     def _unplace(self, value: Any) -> None:
         for part in _parts(value):
             if self._placed.pop(id(part), None) is not None and self.plan.vram_state != "gpu_only":
+                _unpatched(part)
                 move_model(part, self.offload_device)
 
     def placed(self) -> list[Any]:
@@ -229,6 +260,7 @@ class ModelManager:
         with self._lock:
             for model, _ in list(self._placed.values()):
                 if self._plan is not None and self._plan.vram_state != "gpu_only":
+                    _unpatched(model)
                     move_model(model, self.offload_device)
             self._placed.clear()
             self._files.clear()
@@ -263,6 +295,14 @@ def _parts(value: Any) -> list[Any]:
         if part is not None:
             parts.append(part)
     return parts
+
+
+def _unpatched(model: Any) -> None:
+    """A model leaving the compute device gets its original weights back (its patches, and the backups kept
+    beside it, do not travel); the next ``use`` patches it again."""
+    from host.models.patcher import sync_weights
+
+    sync_weights(model)
 
 
 def _torch_device(device: Any) -> Any:

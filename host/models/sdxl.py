@@ -69,20 +69,20 @@ def clip_tensors(sd: Mapping[str, torch.Tensor], path: Path | str,
 
 def build_encoder(tensors: Mapping[str, torch.Tensor], spec: ClipSpec, path: Path | str, device: Any,
                   policy: Any, embedding_dirs: list[Path] | None, used: set[str]) -> TextEncoder:
-    """A TextEncoder of ``spec`` (width, depth, MLP read from the tensors) with weights rounded to the text
-    encoder's storage dtype and computed in its compute dtype (ComfyUI's arithmetic)."""
-    from host.models.loading import assign_weights
+    """A TextEncoder of ``spec`` (width, depth, MLP read from the tensors; shapes checked now, weights read on
+    first use) with weights rounded to the text encoder's storage dtype and computed in its compute dtype
+    (ComfyUI's arithmetic)."""
+    from host.models.lazy import lazy
+    from host.models.loading import _position_ids
 
     spec = clip_spec_from_keys(spec.kind, tensors, base=spec)
     if spec.projected_pool and "text_projection.weight" not in tensors:  # as loading's SD2 encoders: identity
         tensors = dict(tensors) | {"text_projection.weight": torch.eye(spec.width)}
     with torch.device("meta"):
         model = ClipTextModel(spec)
-    assign_weights(model, tensors, "", path, _dtype(policy, "text_encoder_compute"), device,
-                   via=_dtype(policy, "text_encoder"))
-    model.transformer.embeddings.register_buffer("position_ids", torch.arange(77, device=device)[None],
-                                                 persistent=False)
-    clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device)
+    weights, _ = lazy(model, tensors, "", path, _dtype(policy, "text_encoder_compute"), device,
+                      via=_dtype(policy, "text_encoder"), after=_position_ids)
+    clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device, weights=weights)
     clip.used_keys = used
     return clip
 

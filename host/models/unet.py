@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from host.models import ops
 from host.models.unet_config import UNetConfig
 
 
@@ -27,12 +28,12 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, emb_dim: int, **kw: Any) -> None:
         super().__init__()
-        self.in_layers = nn.Sequential(nn.GroupNorm(32, cin, eps=1e-5, **kw), nn.SiLU(),
-                                       nn.Conv2d(cin, cout, 3, padding=1, **kw))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, cout, **kw))
-        self.out_layers = nn.Sequential(nn.GroupNorm(32, cout, eps=1e-5, **kw), nn.SiLU(), nn.Dropout(0.0),
-                                        nn.Conv2d(cout, cout, 3, padding=1, **kw))
-        self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1, **kw)
+        self.in_layers = nn.Sequential(ops.GroupNorm(32, cin, eps=1e-5, **kw), nn.SiLU(),
+                                       ops.Conv2d(cin, cout, 3, padding=1, **kw))
+        self.emb_layers = nn.Sequential(nn.SiLU(), ops.Linear(emb_dim, cout, **kw))
+        self.out_layers = nn.Sequential(ops.GroupNorm(32, cout, eps=1e-5, **kw), nn.SiLU(), nn.Dropout(0.0),
+                                        ops.Conv2d(cout, cout, 3, padding=1, **kw))
+        self.skip_connection = nn.Identity() if cin == cout else ops.Conv2d(cin, cout, 1, **kw)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x)
@@ -44,10 +45,10 @@ class CrossAttention(nn.Module):
     def __init__(self, dim: int, context_dim: int, heads: int, **kw: Any) -> None:
         super().__init__()
         self.heads = heads
-        self.to_q = nn.Linear(dim, dim, bias=False, **kw)
-        self.to_k = nn.Linear(context_dim, dim, bias=False, **kw)
-        self.to_v = nn.Linear(context_dim, dim, bias=False, **kw)
-        self.to_out = nn.Sequential(nn.Linear(dim, dim, **kw), nn.Dropout(0.0))
+        self.to_q = ops.Linear(dim, dim, bias=False, **kw)
+        self.to_k = ops.Linear(context_dim, dim, bias=False, **kw)
+        self.to_v = ops.Linear(context_dim, dim, bias=False, **kw)
+        self.to_out = nn.Sequential(ops.Linear(dim, dim, **kw), nn.Dropout(0.0))
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         ctx = x if context is None else context
@@ -62,7 +63,7 @@ class CrossAttention(nn.Module):
 class GEGLU(nn.Module):
     def __init__(self, dim: int, inner: int, **kw: Any) -> None:
         super().__init__()
-        self.proj = nn.Linear(dim, inner * 2, **kw)
+        self.proj = ops.Linear(dim, inner * 2, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, gate = self.proj(x).chunk(2, dim=-1)
@@ -72,7 +73,7 @@ class GEGLU(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, dim: int, **kw: Any) -> None:
         super().__init__()
-        self.net = nn.Sequential(GEGLU(dim, dim * 4, **kw), nn.Dropout(0.0), nn.Linear(dim * 4, dim, **kw))
+        self.net = nn.Sequential(GEGLU(dim, dim * 4, **kw), nn.Dropout(0.0), ops.Linear(dim * 4, dim, **kw))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -84,12 +85,16 @@ class BasicTransformerBlock(nn.Module):
         self.attn1 = CrossAttention(dim, dim, heads, **kw)
         self.attn2 = CrossAttention(dim, context_dim, heads, **kw)
         self.ff = FeedForward(dim, **kw)
-        self.norm1 = nn.LayerNorm(dim, eps=1e-5, **kw)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-5, **kw)
-        self.norm3 = nn.LayerNorm(dim, eps=1e-5, **kw)
+        self.norm1 = ops.LayerNorm(dim, eps=1e-5, **kw)
+        self.norm2 = ops.LayerNorm(dim, eps=1e-5, **kw)
+        self.norm3 = ops.LayerNorm(dim, eps=1e-5, **kw)
+        #: set around a UNet call (GLIGEN's gated self-attention): x -> x, after the self-attention
+        self.middle_patch: Any = None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         x = x + self.attn1(self.norm1(x))
+        if self.middle_patch is not None:
+            x = self.middle_patch(x)
         x = x + self.attn2(self.norm2(x), context)
         return x + self.ff(self.norm3(x))
 
@@ -98,8 +103,8 @@ class SpatialTransformer(nn.Module):
     def __init__(self, ch: int, depth: int, cfg: UNetConfig, **kw: Any) -> None:
         super().__init__()
         self.use_linear = cfg.use_linear
-        self.norm = nn.GroupNorm(32, ch, eps=1e-6, **kw)
-        proj = (lambda: nn.Linear(ch, ch, **kw)) if cfg.use_linear else (lambda: nn.Conv2d(ch, ch, 1, **kw))
+        self.norm = ops.GroupNorm(32, ch, eps=1e-6, **kw)
+        proj = (lambda: ops.Linear(ch, ch, **kw)) if cfg.use_linear else (lambda: ops.Conv2d(ch, ch, 1, **kw))
         self.proj_in = proj()
         self.transformer_blocks = nn.ModuleList(
             BasicTransformerBlock(ch, cfg.context_dim, cfg.heads(ch), **kw) for _ in range(depth))
@@ -127,7 +132,7 @@ class SpatialTransformer(nn.Module):
 class Downsample(nn.Module):
     def __init__(self, ch: int, **kw: Any) -> None:
         super().__init__()
-        self.op = nn.Conv2d(ch, ch, 3, stride=2, padding=1, **kw)
+        self.op = ops.Conv2d(ch, ch, 3, stride=2, padding=1, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
@@ -136,7 +141,7 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     def __init__(self, ch: int, **kw: Any) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, padding=1, **kw)
+        self.conv = ops.Conv2d(ch, ch, 3, padding=1, **kw)
 
     def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         if size is None:
@@ -171,11 +176,11 @@ class UNetModel(nn.Module):
         kw: dict[str, Any] = {"device": device, "dtype": dtype}
         self.config = cfg
         mc, ted = cfg.model_channels, cfg.time_embed_dim
-        self.time_embed = nn.Sequential(nn.Linear(mc, ted, **kw), nn.SiLU(), nn.Linear(ted, ted, **kw))
+        self.time_embed = nn.Sequential(ops.Linear(mc, ted, **kw), nn.SiLU(), ops.Linear(ted, ted, **kw))
         if cfg.adm_in_channels is not None:
             self.label_emb = nn.Sequential(nn.Sequential(
-                nn.Linear(cfg.adm_in_channels, ted, **kw), nn.SiLU(), nn.Linear(ted, ted, **kw)))
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([nn.Conv2d(cfg.in_channels, mc, 3, padding=1,
+                ops.Linear(cfg.adm_in_channels, ted, **kw), nn.SiLU(), ops.Linear(ted, ted, **kw)))
+        self.input_blocks = nn.ModuleList([TimestepEmbedSequential([ops.Conv2d(cfg.in_channels, mc, 3, padding=1,
                                                                              **kw)])])
         chans, ch, depths = [mc], mc, iter(cfg.input_depths)
         levels = len(cfg.channel_mult)
@@ -208,24 +213,35 @@ class UNetModel(nn.Module):
                 if level and i == cfg.num_res_blocks[level]:
                     layers.append(Upsample(ch, **kw))
                 self.output_blocks.append(TimestepEmbedSequential(layers))
-        self.out = nn.Sequential(nn.GroupNorm(32, ch, eps=1e-5, **kw), nn.SiLU(),
-                                 nn.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
+        self.out = nn.Sequential(ops.GroupNorm(32, ch, eps=1e-5, **kw), nn.SiLU(),
+                                 ops.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
-                y: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
+                y: torch.Tensor | None = None, control: dict[str, list[Any]] | None = None,
+                **_: Any) -> torch.Tensor:
+        """``control``: residuals (ControlNet, T2I-adapter) by place, each list popped from its end: "input"
+        after each input block, "middle" after the middle block, "output" onto each skip as it is popped."""
         emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(x.dtype))
         if y is not None and self.config.adm_in_channels is not None:
             emb = emb + self.label_emb(y.to(x.dtype))
         assert context is not None, "the SD UNet needs a context"
         h, hs = x, []
         for block in self.input_blocks:
-            h = block(h, emb, context)
+            h = _add_control(block(h, emb, context), control, "input")
             hs.append(h)
-        h = self.middle_block(h, emb, context)
+        h = _add_control(self.middle_block(h, emb, context), control, "middle")
         for block in self.output_blocks:
-            h = torch.cat([h, hs.pop()], dim=1)
+            h = torch.cat([h, _add_control(hs.pop(), control, "output")], dim=1)
             h = block(h, emb, context, tuple(hs[-1].shape[2:]) if hs else None)
         return self.out(h.to(x.dtype))
+
+
+def _add_control(h: torch.Tensor, control: dict[str, list[Any]] | None, place: str) -> torch.Tensor:
+    residuals = control.get(place) if control is not None else None
+    if not residuals:
+        return h
+    r = residuals.pop()
+    return h if r is None else h + r.to(h.dtype)
 
 
 __all__ = ["UNetModel", "timestep_embedding"]

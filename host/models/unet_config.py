@@ -62,13 +62,15 @@ def _st_index(keys: set[str], block: str) -> str | None:
     return None
 
 
-def unet_config_from_keys(sd: Mapping[str, torch.Tensor], prefix: str = "model.diffusion_model.") -> UNetConfig | None:
-    """The UNet's config, None when the keys under ``prefix`` are no SD-style UNet."""
+def unet_config_from_keys(sd: Mapping[str, torch.Tensor], prefix: str = "model.diffusion_model.",
+                          encoder_only: bool = False) -> UNetConfig | None:
+    """The UNet's config, None when the keys under ``prefix`` are no SD-style UNet. ``encoder_only``: the
+    input and middle blocks suffice (a ControlNet's copy of the encoder; out_channels = in_channels)."""
     keys = {k[len(prefix):] for k in sd if k.startswith(prefix)}
-    if "input_blocks.0.0.weight" not in keys or "out.2.weight" not in keys:
+    if "input_blocks.0.0.weight" not in keys or ("out.2.weight" not in keys and not encoder_only):
         return None
     mc, cin = _shape(sd, prefix + "input_blocks.0.0.weight")[:2]
-    cout = _shape(sd, prefix + "out.2.weight")[0]
+    cout = _shape(sd, prefix + "out.2.weight")[0] if "out.2.weight" in keys else cin
     mults: list[int] = []
     res: list[int] = []
     depths: list[int] = []

@@ -95,6 +95,10 @@ class Peer:
         self._lost: PeerExited | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed: asyncio.Future[PeerExited] | None = None
+        #: while set, incoming requests for other methods wait in ``_held`` (a synchronous call in progress,
+        #: see isolate/host_link.py); ``release_held`` dispatches them
+        self.hold: frozenset[str] | None = None
+        self._held: list[bytes] = []
         self.register(m.CANCEL_METHOD, self._cancel_incoming, m.CancelParams)
 
     # -- wiring -----------------------------------------------------------------------------------------
@@ -146,17 +150,23 @@ class Peer:
     def notify(self, method: str, params: Any = None) -> None:
         self._send(m.Notification(method, params))
 
+    def begin_call(self, method: str, params: Any = None) -> tuple[int, asyncio.Future[m.Envelope]]:
+        """Send a request now; its future gets the answer's envelope (``outcome`` reads it)."""
+        call_id = next(self._ids)
+        assert self.loop is not None, "attach() the peer to a transport first"
+        fut: asyncio.Future[m.Envelope] = self.loop.create_future()
+        self._pending[call_id] = (fut, method)
+        self._send(m.Request(call_id, method, params))
+        return call_id, fut
+
     async def call(self, method: str, params: Any = None, *, result_type: Any = Any,
                    timeout: float | None = None) -> Any:
         """Call ``method`` on the other side; raises RemoteError (typed), PeerExited or RpcTimeout. Cancelling
         the awaiting task tells the other side to cancel too."""
         if self._drained is not None:
             await self._drained
-        call_id = next(self._ids)
-        assert self.loop is not None, "attach() the peer to a transport first"
-        fut: asyncio.Future[m.Envelope] = self.loop.create_future()
-        self._pending[call_id] = (fut, method)
-        self._send(m.Request(call_id, method, params))
+        call_id, fut = self.begin_call(method, params)
+        assert self.loop is not None
         timer = self.loop.call_later(timeout, self._expire, call_id) if timeout is not None else None
         try:
             env = await fut
@@ -167,12 +177,12 @@ class Peer:
         finally:
             if timer is not None:
                 timer.cancel()
-        if env.error is not None:
-            err = env.error
-            raise _ERROR_TYPES.get(err.code, RemoteError)(method, err.code, err.message, err.data)
-        if result_type is Any:
-            return msgspec.json.decode(env.result)  # type: ignore[arg-type]
-        return msgspec.json.decode(env.result, type=result_type)  # type: ignore[arg-type]
+        return outcome(method, env, result_type)
+
+    def release_held(self) -> None:
+        """Dispatch the requests that arrived while ``hold`` was set (in arrival order)."""
+        while self._held and self.hold is None:
+            self._dispatch(self._held.pop(0))
 
     def _expire(self, call_id: int) -> None:
         entry = self._pending.pop(call_id, None)
@@ -206,6 +216,9 @@ class Peer:
             self._send(_error(None, m.PARSE_ERROR, exc, "parse error"))
             return
         if env.method is not None:
+            if self.hold is not None and env.method not in self.hold:
+                self._held.append(frame)
+                return
             self._on_request(env)
             return
         entry = self._pending.pop(env.id, None) if env.id is not None else None
@@ -273,3 +286,13 @@ class Peer:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+
+def outcome(method: str, env: m.Envelope, result_type: Any = Any) -> Any:
+    """The result an answer carries, decoded as ``result_type``; its error raised as the typed RemoteError."""
+    if env.error is not None:
+        err = env.error
+        raise _ERROR_TYPES.get(err.code, RemoteError)(method, err.code, err.message, err.data)
+    if result_type is Any:
+        return msgspec.json.decode(env.result)  # type: ignore[arg-type]
+    return msgspec.json.decode(env.result, type=result_type)  # type: ignore[arg-type]

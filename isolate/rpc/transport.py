@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -138,26 +139,36 @@ class _ReadProtocol(asyncio.Protocol):
         self.peer.lost(None)
 
 
-class _WriteProtocol(asyncio.Protocol):
-    def __init__(self, peer: Peer) -> None:
-        self.peer = peer
+class BlockingWriter:
+    """Child side: every frame written whole to the protocol fd before ``write`` returns, from any thread (a
+    lock keeps frames apart). The host always reads its end, so a write waits at most for the pipe to drain;
+    a synchronous call made while the loop is blocked (isolate/host_link.py) needs exactly this."""
 
-    def pause_writing(self) -> None:
-        self.peer.pause_writing()
+    def __init__(self, fd: int, peer: Peer) -> None:
+        self.fd, self.peer = fd, peer
+        os.set_blocking(fd, True)
+        self._lock = threading.Lock()
 
-    def resume_writing(self) -> None:
-        self.peer.resume_writing()
+    def __call__(self, data: bytes) -> None:
+        view = memoryview(data)
+        with self._lock:
+            try:
+                while view:
+                    view = view[os.write(self.fd, view):]
+            except OSError:  # the host is gone
+                self.peer.lost(None)
+                raise
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.peer.lost(None)
+
+async def attach_stdio(peer: Peer, proto_fd: int, stdin_fd: int = 0) -> None:
+    """Child side: connect ``peer`` to (stdin, ``proto_fd``) and return; the loop feeds it from then on."""
+    loop = asyncio.get_running_loop()
+    peer.attach(BlockingWriter(proto_fd, peer))
+    await loop.connect_read_pipe(lambda: _ReadProtocol(peer), os.fdopen(stdin_fd, "rb", buffering=0))
 
 
 async def serve_stdio(peer: Peer, proto_fd: int, stdin_fd: int = 0) -> None:
     """Child side: speak on (stdin, ``proto_fd``) until the host closes the pipe."""
-    loop = asyncio.get_running_loop()
-    write_transport, _ = await loop.connect_write_pipe(lambda: _WriteProtocol(peer),
-                                                       os.fdopen(proto_fd, "wb", buffering=0))
-    peer.attach(write_transport.write)  # type: ignore[attr-defined]
-    await loop.connect_read_pipe(lambda: _ReadProtocol(peer), os.fdopen(stdin_fd, "rb", buffering=0))
+    await attach_stdio(peer, proto_fd, stdin_fd)
     assert peer.closed is not None
     await peer.closed

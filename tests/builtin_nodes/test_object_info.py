@@ -27,6 +27,32 @@ SHIPPED = {
     "ConditioningSetTimestepRange", "EmptyLatentImage", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEEncode",
     "VAEEncodeForInpaint", "VAEDecodeTiled", "VAEEncodeTiled", "SetLatentNoiseMask", "InpaintModelConditioning",
     "LatentUpscale", "LatentUpscaleBy", "LoadImage", "LoadImageMask", "ImageScale",
+    # model-free masks, images, latents, latent files (issue 17, imagenodes)
+    "CropMask", "FeatherMask", "GrowMask", "ImageColorToMask", "ImageCompositeMasked", "ImageToMask", "InvertMask",
+    "LatentCompositeMasked", "MaskComposite", "MaskPreview", "MaskToImage", "SolidMask", "ThresholdMask",
+    "GetImageSize", "ImageAddNoise", "ImageCrop", "ImageFlip", "ImageFromBatch", "ImageRotate",
+    "ImageScaleToMaxDimension", "ImageStitch", "RepeatImageBatch", "ResizeAndPadImage", "SaveAnimatedPNG",
+    "SaveAnimatedWEBP", "SaveSVGNode", "LatentAdd", "LatentApplyOperation", "LatentApplyOperationCFG", "LatentBatch",
+    "LatentBatchSeedBehavior", "LatentConcat", "LatentCut", "LatentCutToBatch", "LatentInterpolate", "LatentMultiply",
+    "LatentOperationSharpen", "LatentOperationTonemapReinhard", "LatentSubtract", "ReplaceVideoLatentFrames",
+    "ImagePadForOutpaint", "LatentBlend", "LatentComposite", "LatentCrop", "LatentFlip", "LatentFromBatch",
+    "LatentRotate", "RepeatLatentBatch", "SaveLatent", "LoadLatent", "LoadImageOutput", "CustomCombo",
+    # comfy_extras.nodes_custom_sampler (issue 17)
+    "AddNoise", "BasicGuider", "BasicScheduler", "BetaSamplingScheduler", "CFGGuider", "DisableNoise",
+    "DualCFGGuider", "ExponentialScheduler", "ExtendIntermediateSigmas", "FlipSigmas", "KSamplerSelect",
+    "KarrasScheduler", "LaplaceScheduler", "ManualSigmas", "PolyexponentialScheduler", "RandomNoise",
+    "SDTurboScheduler", "SamplerCustom", "SamplerCustomAdvanced", "SamplerDPMAdaptative", "SamplerDPMPP_2M_SDE",
+    "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_SDE", "SamplerER_SDE",
+    "SamplerEulerAncestral", "SamplerEulerAncestralCFGPP", "SamplerLMS", "SamplerSASolver", "SamplerSEEDS2",
+    "SamplingPercentToSigma", "SetFirstSigma", "SplitSigmas", "SplitSigmasDenoise", "VPScheduler",
+    "LoraLoader", "LoraLoaderModelOnly",  # issue 17: LoRA
+    # ControlNet, upscale models, CLIP vision, style models, unCLIP, GLIGEN, diffusers (issue 17)
+    "ControlNetLoader", "DiffControlNetLoader", "ControlNetApply", "ControlNetApplyAdvanced",
+    "UpscaleModelLoader", "ImageUpscaleWithModel",
+    "CLIPVisionLoader", "CLIPVisionEncode",
+    "StyleModelLoader", "StyleModelApply",
+    "unCLIPCheckpointLoader", "unCLIPConditioning",
+    "GLIGENLoader", "GLIGENTextBoxApply",
     "DualCLIPLoader",  # SDXL (issue 17)
 }
 #: shipped nodes outside the 162-type reference (comfy_extras.nodes_clip_sdxl): tests/builtin_nodes/test_clip_sdxl.py

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from builtin_nodes.previews import SD1_FACTORS, latent2rgb, previewer
+from builtin_nodes.previews import previewer
+from host.models.sampling.preview import SD1_LATENT_RGB as SD1_FACTORS
+from host.models.sampling.preview import latent_preview_image
 
 
 def test_latent2rgb_is_the_factor_product_truncated() -> None:
     z = torch.randn(2, 4, 3, 5)
-    image = np.asarray(latent2rgb(z, SD1_FACTORS))
+    image = np.asarray(latent_preview_image(z, SD1_FACTORS))
     rgb = np.einsum("chw,cr->hwr", z[0].numpy(), np.array(SD1_FACTORS, dtype=np.float32))
     expected = (np.clip((rgb + 1) / 2, 0, 1) * 255).astype(np.uint8)
     assert image.shape == (3, 5, 3) and np.abs(image.astype(int) - expected).max() <= 1

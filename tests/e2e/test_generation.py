@@ -141,3 +141,27 @@ def test_run_command_generates(base_dir: Path, tmp_path: Path, capsys: pytest.Ca
                "--cpu"])
     assert rc == 0, capsys.readouterr().err
     assert (tmp_path / "o" / "cli_00001_.png").is_file()
+
+
+def test_unet_loader_fp8_weights_generate_close_to_fp32(host: Host) -> None:
+    """UNETLoader with weight_dtype fp8_e4m3fn: the UNet's weights kept in fp8 (a quarter of fp32), the image
+    close to the fp32 one but not the same (rounded weights), and the default again gives the fp32 pixels."""
+    unet_dir = host.base / "models" / "diffusion_models"
+    unet_dir.mkdir(parents=True, exist_ok=True)
+    link = unet_dir / "unet_only.safetensors"
+    if not link.exists():
+        link.symlink_to(host.base / "models" / "checkpoints" / CHECKPOINT)
+
+    def with_unet(dtype: str, prefix: str) -> dict[str, Any]:
+        prompt = txt2img(prefix=prefix)
+        prompt["9"] = {"class_type": "UNETLoader", "inputs": {"unet_name": link.name, "weight_dtype": dtype}}
+        prompt["5"]["inputs"]["model"] = ["9", 0]
+        return prompt
+
+    base = host.pixels(host.run(txt2img(prefix="b")))
+    fp8 = host.pixels(host.run(with_unet("fp8_e4m3fn", "f8")))
+    default = host.pixels(host.run(with_unet("default", "d")))
+    assert np.array_equal(default, base)
+    assert 0 < np.abs(fp8 - base).mean() < 20
+    fp8_model = host.manager.load_unet(link, weight_dtype="fp8_e4m3fn")  # the cached value the prompt used
+    assert {p.dtype for p in fp8_model.unet.parameters()} == {torch.float8_e4m3fn}

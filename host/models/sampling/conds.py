@@ -5,6 +5,7 @@ weights (strength × mask, feathered area edges) each entry's prediction is aver
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +30,9 @@ class Cond:
     sigma_start: float | None = None        # skipped while sigma > sigma_start
     sigma_end: float | None = None          # skipped while sigma < sigma_end
     extra: dict[str, Tensor] = field(default_factory=dict)  # other model inputs ("y")
+    control: Any = None                     # a sampling.control.Control (ControlNet / T2I-adapter)
+    control_to_uncond: bool = False         # ControlNetApply's: the negative gets this control too
+    gligen: Any = None                      # ("position", host.models.gligen.Gligen, boxes)
 
 
 def _resolve_area(area: Any, dims: tuple[int, int]) -> Area:
@@ -50,9 +54,11 @@ def _mask_bounds(mask: Tensor) -> Area:
 
 
 def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
-            model_conds: Any = None, prompt_type: str = "positive") -> list[Cond]:
-    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w). ``model_conds(cross_attn,
-    options, dims, prompt_type)``, when given, adds the model's other inputs (SDXL's ``y``: host.models.adm)."""
+            adm: Callable[[dict[str, Any]], Tensor | None] | None = None, model_conds: Any = None,
+            prompt_type: str = "positive") -> list[Cond]:
+    """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w); ``adm(options)``, when
+    given, is the model's class-embedding input y for an entry (None: none). ``model_conds(cross_attn, options,
+    dims, prompt_type)``, when given, adds the model's other inputs (SDXL's ``y``: host.models.adm)."""
     out = []
     for cross_attn, opts in conditioning:
         area = _resolve_area(opts["area"], dims) if "area" in opts else None
@@ -68,13 +74,18 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
         extra = {}
         if opts.get("pooled_output") is not None and opts.get("use_pooled_as_y"):
             extra["y"] = opts["pooled_output"]
+        y = adm(opts) if adm is not None else None
+        if y is not None:
+            extra["y"] = y
         if model_conds is not None:
             extra.update(model_conds(cross_attn, opts, dims, prompt_type))
         out.append(Cond(
             cross_attn=cross_attn, area=area, strength=float(opts.get("strength", 1.0)), mask=mask,
             mask_strength=float(opts.get("mask_strength", 1.0)),
             sigma_start=ms.percent_to_sigma(opts["start_percent"]) if "start_percent" in opts else None,
-            sigma_end=ms.percent_to_sigma(opts["end_percent"]) if "end_percent" in opts else None, extra=extra))
+            sigma_end=ms.percent_to_sigma(opts["end_percent"]) if "end_percent" in opts else None, extra=extra,
+            control=opts.get("control"), control_to_uncond=bool(opts.get("control_apply_to_uncond", False)),
+            gligen=opts.get("gligen")))
     return out
 
 
@@ -118,6 +129,8 @@ class Job:
     area: Area | None
     index: int                      # 0 = positive, 1 = negative
     extra: dict[str, Tensor]
+    control: Any = None
+    gligen: Any = None
 
 
 def _repeat_to_batch(t: Tensor, batch: int) -> Tensor:
@@ -163,4 +176,5 @@ def job_for(c: Cond, x: Tensor, sigma: Tensor, index: int) -> Job | None:
         mult = _feather(mult, area, (x.shape[2], x.shape[3]))
     batch = x.shape[0]
     extra = {k: _repeat_to_batch(v, batch).to(x.device) for k, v in c.extra.items()}
-    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra)
+    return Job(input_x, mult, _repeat_to_batch(c.cross_attn, batch).to(x.device), area, index, extra, c.control,
+               c.gligen)

@@ -173,11 +173,13 @@ def sample_dpm_fast(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dict
 def sample_dpm_adaptive(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dict | None = None,
                         callback: Callback | None = None, order: int = 3, rtol: float = 0.05, atol: float = 0.0078,
                         h_init: float = 0.05, eta: float = 0.0, s_noise: float = 1.0,
-                        noise_sampler: NoiseSampler | None = None) -> Tensor:
-    """DPM-Solver-12/23 with adaptive step size (the schedule only gives its ends)."""
+                        noise_sampler: NoiseSampler | None = None, pcoeff: float = 0.0, icoeff: float = 1.0,
+                        dcoeff: float = 0.0, accept_safety: float = 0.81) -> Tensor:
+    """DPM-Solver-12/23 with adaptive step size (the schedule only gives its ends); pcoeff/icoeff/dcoeff and
+    accept_safety tune the PID step-size controller."""
     if len(sigmas) <= 1:
         return x
     sigma_min, sigma_max = _sigma_range(sigmas)
     solver = DPMSolver(model, (extra_args or {}).get("seed"), callback)
-    return solver.adaptive(x, solver.t(sigma_max), solver.t(sigma_min), order, rtol, atol, h_init,
-                           eta=eta, s_noise=s_noise, noise_sampler=noise_sampler)
+    return solver.adaptive(x, solver.t(sigma_max), solver.t(sigma_min), order, rtol, atol, h_init, pcoeff, icoeff,
+                           dcoeff, accept_safety, eta=eta, s_noise=s_noise, noise_sampler=noise_sampler)

@@ -29,3 +29,11 @@ class LatentChannelsMismatch(SamplingError, ValueError):
 
 class SamplingInterrupted(SamplingError):
     """Sampling was stopped because ``interrupted()`` returned True."""
+
+
+class InvalidSigmas(SamplingError, ValueError):
+    """SIGMAS that are not a 1-D float tensor, or an operation a schedule this short cannot take."""
+
+
+class WrongInputType(SamplingError, TypeError):
+    """A custom-sampling input (NOISE, GUIDER, SAMPLER, SIGMAS, MODEL) given a value of another kind."""

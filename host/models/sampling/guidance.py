@@ -7,9 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from host.models.gligen import gligen_call
 
 from .conds import Cond, Job, job_for
 from .errors import SamplingInterrupted
@@ -29,21 +32,27 @@ class ModelCall:
     concat: Tensor | None = None    # [B, C, h, w] channels appended to the UNet input (inpainting models)
 
     def __call__(self, x: Tensor, sigma: Tensor, context: Tensor, concat: Tensor | None = None,
-                 y: Tensor | None = None) -> Tensor:
+                 y: Tensor | None = None, control: Any = None, batched: int = 1, gligen: Any = None) -> Tensor:
+        """``control``: the batch's sampling.control.Control, ``batched`` the number of entries batched;
+        ``gligen``: its GLIGEN grounding (an entry with one runs alone)."""
         xc = self.model_sampling.calculate_input(sigma, x)
+        t = self.model_sampling.timestep(sigma).float()
+        kwargs: dict[str, Any] = {"context": context.to(self.dtype)}
+        if control is not None:
+            kwargs["control"] = control.residuals(xc, t, sigma, context, y, batched, self.model_sampling)
         if concat is not None:
             xc = torch.cat([xc, concat], dim=1)
-        t = self.model_sampling.timestep(sigma).float()
-        kwargs = {"context": context.to(self.dtype)}
         if y is not None:
             kwargs["y"] = y.to(self.dtype)
-        with torch.no_grad():
+        with torch.no_grad(), gligen_call(self.unet, gligen, x):
             out = self.unet(xc.to(self.dtype), t, **kwargs).float()
         return self.model_sampling.calculate_denoised(sigma, out, x)
 
 
 def _can_batch(a: Job, b: Job) -> bool:
-    if a.input_x.shape != b.input_x.shape or a.extra.keys() != b.extra.keys():
+    if a.input_x.shape != b.input_x.shape or a.extra.keys() != b.extra.keys() or a.control is not b.control:
+        return False
+    if (a.gligen is not None or b.gligen is not None) and a is not b:
         return False
     if any(a.extra[k].shape != b.extra[k].shape for k in a.extra):
         return False
@@ -86,7 +95,8 @@ def calc_cond_batch(model: ModelCall, conds: list[list[Cond] | None], x: Tensor,
             concat = torch.cat([_crop(model.concat, job.area) for job in batch])
         extra = {k: torch.cat([job.extra[k] for job in batch]) for k in batch[0].extra}
         output = model(torch.cat([job.input_x for job in batch]), torch.cat([sigma] * len(batch)),
-                       _cat_context([job.cross_attn for job in batch]), concat=concat, **extra).chunk(len(batch))
+                       _cat_context([job.cross_attn for job in batch]), concat=concat, control=first.control,
+                       batched=len(batch), gligen=first.gligen, **extra).chunk(len(batch))
         for job, out in zip(batch, output, strict=True):
             target, count = outs[job.index], counts[job.index]
             if job.area is not None:
@@ -102,10 +112,12 @@ class GuidedDenoiser:
 
     def __init__(self, model: ModelCall, positive: list[Cond], negative: list[Cond], cfg: float,
                  interrupted: Callable[[], bool] | None = None, latent: Tensor | None = None,
-                 mask: Tensor | None = None, inpaint_noise: Tensor | None = None) -> None:
+                 mask: Tensor | None = None, inpaint_noise: Tensor | None = None,
+                 pre_cfg: tuple[Callable[[dict], list[Tensor]], ...] = ()) -> None:
         self.model, self.positive, self.negative, self.cfg = model, positive, negative, cfg
         self.interrupted = interrupted
         self.latent, self.mask, self.inpaint_noise = latent, mask, inpaint_noise
+        self.pre_cfg = pre_cfg
 
     def guide(self, x: Tensor, sigma: Tensor, keep_uncond: bool) -> tuple[Tensor, Tensor]:
         """(CFG-combined D, unconditional D); the negative is skipped at cfg 1 unless keep_uncond."""
@@ -113,6 +125,8 @@ class GuidedDenoiser:
             raise SamplingInterrupted("sampling interrupted")
         skip = math.isclose(self.cfg, 1.0) and not keep_uncond
         cond, uncond = calc_cond_batch(self.model, [self.positive, None if skip else self.negative], x, sigma)
+        for fn in self.pre_cfg:  # ComfyUI's pre-CFG functions: [cond, uncond] in, [cond, uncond] out
+            cond, uncond = fn({"conds_out": [cond, uncond], "cond_scale": self.cfg, "sigma": sigma, "input": x})
         return uncond + (cond - uncond) * self.cfg, uncond
 
     def _denoise(self, x: Tensor, sigma: Tensor, keep_uncond: bool) -> tuple[Tensor, Tensor]:

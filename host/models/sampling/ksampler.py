@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from host.models.unclip import model_adm
+
 from .conds import mirror_areas, resolve
+from .control import share_with_uncond
 from .errors import LatentChannelsMismatch
 from .guidance import GuidedDenoiser, ModelCall
 from .model_sampling import ModelSampling
@@ -106,22 +110,28 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
              positive: list, negative: list, latent: dict[str, Any], denoise: float = 1.0, add_noise: bool = True,
              start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = False,
              callback: StepCallback | None = None, interrupted: Callable[[], bool] | None = None,
-             device: Any = None) -> Tensor:
+             device: Any = None, noise: Tensor | None = None,
+             sigmas: Tensor | None = None) -> Tensor:
     """Denoise ``latent["samples"]`` with a DiffusionModel; returns the new samples (fp32, CPU, unscaled).
 
     ``callback(i, total, x0)`` after each step's first model call: i is the 0-based step, total the number of
     steps, x0 the denoised estimate in scaled latent space (what previews show). ``interrupted()`` is checked
     before every model call; True raises SamplingInterrupted. Initial noise is made on the CPU from the seed
-    (``torch.manual_seed(seed)`` + ``torch.randn``), then moved to ``device`` (default: model.device)."""
+    (``torch.manual_seed(seed)`` + ``torch.randn``), then moved to ``device`` (default: model.device); a given
+    ``noise`` (``comfy.sample.sample``'s, the latent's shape) is used instead when noise is added, and given
+    ``sigmas`` instead of the scheduler's."""
     sampler = sampler_function(sampler_name)
     samples = fix_empty_latent_channels(model, latent["samples"])
-    if add_noise:
+    if add_noise and noise is not None:
+        noise = noise.to("cpu", samples.dtype)
+    elif add_noise:
         noise = prepare_noise(samples, seed, latent.get("batch_index"))
     else:
         noise = torch.zeros(samples.shape, dtype=samples.dtype, device="cpu")
     ms = model_sampling_of(model)
-    sigmas = advanced_sigmas(ksampler_sigmas(ms, scheduler, sampler_name, steps, denoise), start_step, last_step,
-                             force_full_denoise)
+    if sigmas is None:  # a given schedule (``comfy.sample.sample_custom``'s) is used as it is
+        sigmas = advanced_sigmas(ksampler_sigmas(ms, scheduler, sampler_name, steps, denoise), start_step,
+                                 last_step, force_full_denoise)
     if sigmas is None or len(sigmas) == 0:
         return samples
     device = torch.device(device if device is not None else getattr(model, "device", "cpu"))
@@ -133,16 +143,19 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     dims = (noise.shape[2], noise.shape[3])
     from host.models.adm import adm_encoder
 
-    adm = adm_encoder(model)
-    pos = resolve(positive, dims, device, ms, adm, "positive")
-    neg = resolve(negative, dims, device, ms, adm, "negative")
+    adm, xl = functools.partial(model_adm, model, seed=seed), adm_encoder(model)
+    pos = resolve(positive, dims, device, ms, adm, xl, "positive")
+    neg = resolve(negative, dims, device, ms, adm, xl, "negative")
     mirror_areas(pos, neg)
+    share_with_uncond(pos, neg)
+    share_with_uncond(pos, neg, "gligen")
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
                      concat=inpaint_concat(model, positive, noise, latent_in, mask))
     inpaint_noise = noise
     if mask is not None and sampler_name in INPAINT_RANDOM_NOISE:
         inpaint_noise = torch.randn(noise.shape, generator=cpu_generator(seed + 1), device="cpu").to(device)
-    denoiser = GuidedDenoiser(call, pos, neg, cfg, interrupted, latent_in, mask, inpaint_noise)
+    denoiser = GuidedDenoiser(call, pos, neg, cfg, interrupted, latent_in, mask, inpaint_noise,
+                              tuple(getattr(model, "pre_cfg_functions", ())))
     x = ms.noise_scaling(sigmas[0], noise, latent_in, ms.is_max_denoise(sigmas))
     total = len(sigmas) - 1
 

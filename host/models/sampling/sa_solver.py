@@ -38,6 +38,15 @@ def adams_b_coeffs(lambdas: Tensor, lambda_s: Tensor, lambda_t: Tensor, tau: flo
     return torch.linalg.solve(torch.vander(lambdas, n, increasing=True).T, integrals)
 
 
+def simple_order_2_coeffs(lambda_prev: Tensor, lambda_s: Tensor, lambda_t: Tensor, tau: float,
+                          corrector: bool) -> Tensor:
+    """Two-point weights (older, newer) to first order in h, summing to 1 - exp(-(1+tau²)h): the predictor
+    extrapolates as DPM-Solver++(2M) does (older weight -h/(2 h_prev) of the total), the corrector averages."""
+    total = -torch.expm1(-(1 + tau**2) * (lambda_t - lambda_s))
+    older = total / 2 if corrector else -total * (lambda_t - lambda_s) / (2 * (lambda_s - lambda_prev))
+    return torch.stack([older, total - older])
+
+
 def tau_interval(start_sigma: float, end_sigma: float, eta: float = 1.0) -> Callable[[Tensor], float]:
     def tau(sigma: Tensor) -> float:
         return eta if eta > 0 and start_sigma >= float(sigma) >= end_sigma else 0.0
@@ -48,8 +57,9 @@ def tau_interval(start_sigma: float, end_sigma: float, eta: float = 1.0) -> Call
 def sample_sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dict | None = None,
                      callback: Callback | None = None, tau_func: Callable[[Tensor], float] | None = None,
                      s_noise: float = 1.0, noise_sampler: NoiseSampler | None = None, predictor_order: int = 3,
-                     corrector_order: int = 4, use_pece: bool = False) -> Tensor:
-    """Stochastic Adams solver, predictor order 3, corrector order 4."""
+                     corrector_order: int = 4, use_pece: bool = False, simple_order_2: bool = False) -> Tensor:
+    """Stochastic Adams solver, predictor order 3, corrector order 4; ``simple_order_2`` uses the first-order
+    two-point weights (simple_order_2_coeffs) wherever a step is of order 2."""
     if len(sigmas) <= 1:
         return x
     noise_sampler = noise_sampler or default_noise_sampler(x, seed=(extra_args or {}).get("seed"))
@@ -74,7 +84,10 @@ def sample_sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dic
         if c_order == 0:
             x = x_pred
         else:
-            b = adams_b_coeffs(lambdas[i - c_order + 1:i + 1], lambdas[i - 1], lambdas[i], tau_t)
+            if simple_order_2 and c_order == 2:
+                b = simple_order_2_coeffs(lambdas[i - 1], lambdas[i - 1], lambdas[i], tau_t, corrector=True)
+            else:
+                b = adams_b_coeffs(lambdas[i - c_order + 1:i + 1], lambdas[i - 1], lambdas[i], tau_t)
             corr = torch.tensordot(torch.stack(preds[-c_order:], dim=1), b, dims=([1], [0]))
             x = sigmas[i] / sigmas[i - 1] * (-(tau_t**2) * h).exp() * x + corr
             if tau_t > 0 and s_noise > 0:
@@ -86,7 +99,10 @@ def sample_sa_solver(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dic
             x_pred = denoised
             continue
         tau_t = tau_func(sigmas[i + 1])
-        b = adams_b_coeffs(lambdas[i - p_order + 1:i + 1], lambdas[i], lambdas[i + 1], tau_t)
+        if simple_order_2 and p_order == 2:
+            b = simple_order_2_coeffs(lambdas[i - 1], lambdas[i], lambdas[i + 1], tau_t, corrector=False)
+        else:
+            b = adams_b_coeffs(lambdas[i - p_order + 1:i + 1], lambdas[i], lambdas[i + 1], tau_t)
         pred = torch.tensordot(torch.stack(preds[-p_order:], dim=1), b, dims=([1], [0]))
         h = lambdas[i + 1] - lambdas[i]
         x_pred = sigmas[i + 1] / sigmas[i] * (-(tau_t**2) * h).exp() * x + pred

@@ -4,6 +4,8 @@ lambda = -log sigma."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -204,10 +206,11 @@ def _er_sde_noise_scaler(x: Tensor) -> Tensor:
 
 def sample_er_sde(model: Denoiser, x: Tensor, sigmas: Tensor, extra_args: dict | None = None,
                   callback: Callback | None = None, s_noise: float = 1.0, noise_sampler: NoiseSampler | None = None,
-                  max_stage: int = 3) -> Tensor:
-    """Extended reverse-time SDE solver (ER-SDE-Solver-3), 200-point integrals."""
+                  max_stage: int = 3, noise_scaler: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """Extended reverse-time SDE solver (ER-SDE-Solver-3), 200-point integrals; ``noise_scaler`` is the noise
+    scale function h(lambda) (default ER-SDE's lambda·(exp(lambda^0.3) + 10))."""
     noise_sampler = noise_sampler or default_noise_sampler(x, seed=_seed(extra_args))
-    scaler = _er_sde_noise_scaler
+    scaler = noise_scaler or _er_sde_noise_scaler
     s_in = ones_like_batch(x)
     n_points = 200.0
     point_index = torch.arange(0, n_points, dtype=torch.float32, device=x.device)

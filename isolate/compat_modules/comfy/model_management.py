@@ -238,4 +238,21 @@ def __getattr__(name: str) -> Any:
         return _ram_total() / (1024 * 1024)
     if name == "interrupt_processing":
         return processing_interrupted()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r} (not provided in an isolated child)")
+    from isolate.standins import missing_attribute
+
+    return missing_attribute(__name__, name)
+
+
+def cast_to(weight: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False, copy: bool = False,
+            stream: Any = None) -> Any:
+    """``weight`` in ``dtype`` on ``device`` (a copy when asked or needed)."""
+    return weight.to(device=device, dtype=dtype, non_blocking=non_blocking, copy=copy)
+
+
+def in_training() -> bool:
+    return False
+
+
+def intermediate_dtype() -> Any:
+    return _torch().float32
+

@@ -247,3 +247,9 @@ def tiled_scale(samples: Any, function: Callable[[Any], Any], tile_x: int = 64, 
                     pbar.update(1)
         results.append(output / weight)
     return torch.cat(results)
+
+
+def __getattr__(name: str) -> Any:
+    from isolate.standins import missing_attribute
+
+    return missing_attribute(__name__, name)

@@ -121,8 +121,8 @@ def test_pip_at_import_installs_into_the_pack_venv_only(loaded: Loaded) -> None:
 def test_swallowed_host_imports_are_named_in_the_failure(loaded: Loaded) -> None:
     status = loaded.statuses["swallows_imports"]
     assert status.state == "failed" and "NameError" in status.reason
-    assert "tried comfy.sd: not provided by nodehost" in status.reason
-    assert "tried latent_preview: not provided by nodehost" in loaded.failures["swallows_imports:<import>"]
+    assert "tried comfy_api_nodes: not provided by nodehost" in status.reason
+    assert "tried app: not provided by nodehost" in loaded.failures["swallows_imports:<import>"]
 
 
 def test_unreachable_git_requirement_names_the_line_and_the_fix(loaded: Loaded) -> None:
@@ -138,7 +138,7 @@ def test_doctor_names_what_a_pack_lacks(loaded: Loaded) -> None:
 
     status = loaded.statuses["swallows_imports"]
     text = "\n".join(report(status, read_pack_requirements(status.path)))
-    assert "comfy.sd: module not provided" in text and "latent_preview: module not provided" in text
+    assert "comfy_api_nodes.apis: module not provided" in text and "app.user_manager: module not provided" in text
     assert "nodes: 0 registered" in text
     pinned = loaded.statuses["base_pinned"]
     text = "\n".join(report(pinned, read_pack_requirements(pinned.path)))

@@ -189,10 +189,16 @@ def test_comfy_execution_is_isolates_objects(load: Any) -> None:
 def test_nodes_module(load: Any) -> None:
     nodes = load("nodes")
     assert nodes.MAX_RESOLUTION == 16384
-    assert nodes.NODE_CLASS_MAPPINGS == {} and nodes.NODE_DISPLAY_NAME_MAPPINGS == {}
+    # outside a child connected to a host: the classes that run in the pack, and stand-ins for the rest
+    assert sorted(nodes.NODE_CLASS_MAPPINGS) == ["PreviewImage", "SaveImage"]
     nodes.before_node_execution()
-    with pytest.raises(AttributeError, match="core node classes"):
-        nodes.SaveImage  # noqa: B018
+    assert nodes.SaveImage.FUNCTION == "save_images" and issubclass(nodes.PreviewImage, nodes.SaveImage)
+    from isolate.standins import NotProvidedError, is_stand_in
+
+    assert is_stand_in(nodes.LoraLoader)
+    with pytest.raises(NotProvidedError, match="nodes.LoraLoader"):
+        nodes.LoraLoader()
+    assert not hasattr(nodes, "NoSuchNode")
 
 
 def test_node_helpers(load: Any) -> None:

@@ -1,10 +1,10 @@
 # catches its ImportErrors and fails later with an unrelated error, hiding the cause
 try:
-    from comfy.sd import load_checkpoint_guess_config  # noqa: F401
+    from comfy_api_nodes.apis import client  # noqa: F401  (ComfyUI's API nodes: not in nodehost)
 except ImportError:
     pass
 try:
-    import latent_preview  # noqa: F401
+    import app.user_manager  # noqa: F401  (ComfyUI's server internals: not in nodehost)
 
     from .nodes import NODE_CLASS_MAPPINGS as _NODES
 except ImportError:

@@ -1,0 +1,159 @@
+"""The methods of host models a pack's proxy may call, under ComfyUI's names, and ``comfy.sample.sample``.
+
+Each entry adapts ComfyUI's method (``CLIP.encode_from_tokens``, ``VAE.decode``, ``ModelPatcher.model_info``)
+onto the host's model value, inside the model manager's ``use``/``done`` as the core nodes do. Anything not
+listed cannot be called from a pack (``bridge.HostCallError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: ComfyUI's function names of the core nodes the host writes on the v3 API
+V3_FUNCTIONS = {"EmptyImage": "generate", "ImageInvert": "invert", "SaveImage": "save_images",
+                "PreviewImage": "save_images", "ImageBatch": "batch", "RebatchImages": "rebatch",
+                "RebatchLatents": "rebatch"}
+
+
+def _manager() -> Any:
+    from builtin_nodes.node_env import manager
+
+    return manager()
+
+
+def _using(model: Any, fn: Callable[[], Any], device_attr: str | None = None) -> Any:
+    models = _manager()
+    device = getattr(models.plan, device_attr) if device_attr else None
+    models.use(model, device=device)
+    try:
+        return fn()
+    finally:
+        models.done(model)
+
+
+# -- CLIP ----------------------------------------------------------------------------------------------
+def clip_encode_from_tokens(clip: Any, tokens: Any, return_pooled: Any = False, return_dict: bool = False) -> Any:
+    cond, pooled = _using(clip, lambda: clip.encode(tokens), "text_encoder_device")
+    if return_dict:
+        return {"cond": cond, "pooled_output": pooled}
+    return (cond, pooled) if return_pooled else cond
+
+
+def clip_encode_from_tokens_scheduled(clip: Any, tokens: Any, unprojected: bool = False,
+                                      add_dict: dict[str, Any] | None = None) -> Any:
+    cond, pooled = _using(clip, lambda: clip.encode(tokens), "text_encoder_device")
+    return [[cond, {"pooled_output": pooled, **(add_dict or {})}]]
+
+
+def clip_encode(clip: Any, text: str) -> Any:
+    return clip_encode_from_tokens(clip, clip.tokenize(text))
+
+
+def clip_clone(clip: Any) -> Any:
+    return clip.clone()
+
+
+def clip_set_last_layer(clip: Any, layer: int) -> None:
+    clip.set_last_layer(layer)
+
+
+def clip_tokenize(clip: Any, text: str, return_word_ids: bool = False, **_: Any) -> Any:
+    return clip.tokenize(text)
+
+
+# -- VAE -----------------------------------------------------------------------------------------------
+def vae_decode(vae: Any, samples: Any, **_: Any) -> Any:
+    return _using(vae, lambda: vae.decode(samples), "vae_device")
+
+
+def vae_encode(vae: Any, pixels: Any) -> Any:
+    return _using(vae, lambda: vae.encode(pixels), "vae_device")
+
+
+def vae_decode_tiled(vae: Any, samples: Any, tile_x: int = 64, tile_y: int = 64, overlap: int = 16,
+                     **_: Any) -> Any:
+    return _using(vae, lambda: vae.decode_tiled(samples, tile_x, tile_y, overlap), "vae_device")
+
+
+def vae_encode_tiled(vae: Any, pixels: Any, tile_x: int = 512, tile_y: int = 512, overlap: int = 64,
+                     **_: Any) -> Any:
+    return _using(vae, lambda: vae.encode_tiled(pixels, tile_x, tile_y, overlap), "vae_device")
+
+
+def vae_info(vae: Any) -> dict[str, Any]:
+    return {"latent_channels": int(getattr(vae, "latent_channels", 4)), "downscale": int(getattr(vae, "downscale", 8)),
+            "dtype": str(getattr(vae, "dtype", "torch.float32")).removeprefix("torch.")}
+
+
+# -- MODEL ---------------------------------------------------------------------------------------------
+def model_info(model: Any) -> dict[str, Any]:
+    """What a ModelPatcher proxy answers locally: the family, its latent format and its sigmas."""
+    from host.models.sampling.ksampler import model_sampling_of
+
+    ms = model_sampling_of(model)
+    family = getattr(model, "family", None)
+    return {"prediction": str(getattr(model, "prediction", "eps")),
+            "latent_channels": int(getattr(model, "latent_channels", 4)),
+            "latent_scale": float(getattr(model, "latent_scale", 0.18215)),
+            "family": str(getattr(family, "name", "") or ""), "sigmas": ms.sigmas.float().cpu(),
+            "dtype": str(getattr(model, "dtype", "torch.float32")).removeprefix("torch."),
+            "size": int(model.nbytes()) if hasattr(model, "nbytes") else 0}
+
+
+_METHODS: dict[str, dict[str, Callable[..., Any]]] = {
+    "TextEncoder": {"encode_from_tokens": clip_encode_from_tokens, "encode": clip_encode, "clone": clip_clone,
+                    "encode_from_tokens_scheduled": clip_encode_from_tokens_scheduled, "tokenize": clip_tokenize,
+                    "clip_layer": clip_set_last_layer, "set_last_layer": clip_set_last_layer},
+    "VAE": {"decode": vae_decode, "encode": vae_encode, "decode_tiled": vae_decode_tiled,
+            "encode_tiled": vae_encode_tiled, "info": vae_info},
+    "PixelSpaceVAE": {"decode": vae_decode, "encode": vae_encode, "info": vae_info},
+    "DiffusionModel": {"model_info": model_info},
+}
+
+
+def method_of(target: Any, method: str) -> Callable[..., Any] | None:
+    for klass in type(target).__mro__:
+        table = _METHODS.get(klass.__name__)
+        if table is not None:
+            return table.get(method)
+    return None
+
+
+def sample(model: Any, noise: Any, steps: int, cfg: float, sampler_name: str, scheduler: str, positive: Any,
+           negative: Any, latent_image: Any, denoise: float = 1.0, disable_noise: bool = False,
+           start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = False,
+           noise_mask: Any = None, seed: int | None = None, sigmas: Any = None) -> Any:
+    """``comfy.sample.sample`` on the host: the host's KSampler with the pack's noise; returns the samples."""
+    from host.models.sampling import SamplingInterrupted, ksampler
+    from isolate.context import InterruptProcessingException, interrupt_requested, report_progress
+
+    models = _manager()
+    latent = {"samples": latent_image}
+    if noise_mask is not None:
+        latent["noise_mask"] = noise_mask
+
+    def callback(step: int, total: int, x0: Any) -> None:
+        report_progress(step + 1, total)
+
+    models.use(model)
+    try:
+        return ksampler(model, seed=int(seed or 0), steps=steps, cfg=cfg, sampler_name=sampler_name,
+                        scheduler=scheduler, positive=positive, negative=negative, latent=latent, denoise=denoise,
+                        add_noise=not disable_noise, start_step=start_step, last_step=last_step,
+                        force_full_denoise=force_full_denoise, callback=callback, interrupted=interrupt_requested,
+                        device=models.device, noise=noise, sigmas=sigmas)
+    except SamplingInterrupted as exc:
+        raise InterruptProcessingException() from exc
+    finally:
+        models.done(model)
+
+
+def model_calculate_sigmas(model: Any, scheduler: str, steps: int) -> Any:
+    from host.models.sampling import calculate_sigmas
+    from host.models.sampling.ksampler import model_sampling_of
+
+    return calculate_sigmas(model_sampling_of(model), scheduler, steps)
+
+
+_METHODS["DiffusionModel"]["calculate_sigmas"] = model_calculate_sigmas

@@ -1,0 +1,80 @@
+"""Layers the model code builds with: ``torch.nn`` ones (same parameters, same state-dict keys) that
+
+- compute in their input's dtype when their weights are stored in another one: weights kept in fp8
+  (``UNETLoader``'s ``weight_dtype``, ``--fp8_e4m3fn-unet``) are cast per call, as ComfyUI's manual-cast layers do;
+- run faster CPU inference where torch offers it:
+
+``Conv2d``: on the CPU, in inference (no grad), fp32, at small feature maps, oneDNN reorders a plain weight to
+its blocked layout on every call; at the UNet's deep levels (1280 channels at 2x2..16x16) that reorder costs
+several times the convolution itself. The weight is reordered once (``mkldnn_reorder_conv2d_weight``) and the
+blocked copy kept beside it, rebuilt when the weight changes (its storage or version: a LoRA patch, a move).
+Same arithmetic (oneDNN computes both), results equal to ``F.conv2d`` within float rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: feature maps up to this many pixels use the reordered weight; above it the reorder is a small part of the cost
+PACK_MAX_PIXELS = 32 * 32
+
+
+def _packable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and x.dim() == 4 and x.shape[2] * x.shape[3] <= PACK_MAX_PIXELS and not torch.is_grad_enabled()
+            and torch.backends.mkldnn.is_available() and not weight.is_meta)
+
+
+def _cast(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    """``t`` in ``like``'s dtype and device (a copy only when they differ)."""
+    if t is None or (t.dtype == like.dtype and t.device == like.device):
+        return t
+    return t.to(device=like.device, dtype=like.dtype)
+
+
+class Linear(nn.Linear):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, _cast(self.weight, x), _cast(self.bias, x))
+
+
+class GroupNorm(nn.GroupNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, self.num_groups, _cast(self.weight, x), _cast(self.bias, x), self.eps)
+
+
+class LayerNorm(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.normalized_shape, _cast(self.weight, x), _cast(self.bias, x), self.eps)
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` with a cached reordered weight on the CPU."""
+
+    _packed: Any = None
+    _packed_for: tuple[int, int] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        if self.padding_mode != "zeros" or isinstance(self.padding, str) or not _packable(x, w):
+            return self._conv_forward(x, _cast(w, x), _cast(self.bias, x))
+        stamp = (w.data_ptr(), w._version)
+        if self._packed is None or self._packed_for != stamp:
+            self._packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                w.detach().contiguous().to_mkldnn(), list(self.padding), list(self.stride), list(self.dilation),
+                self.groups, list(x.shape))
+            self._packed_for = stamp
+        b = None if self.bias is None else self.bias.detach()
+        out = torch.ops.mkldnn._convolution_pointwise(x, self._packed, b, list(self.padding), list(self.stride),
+                                                      list(self.dilation), self.groups, "none", [], "")
+        return out.contiguous()
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self._packed = self._packed_for = None  # a move or cast: the blocked copy is rebuilt from the new weight
+        return super()._apply(fn, recurse)
+
+
+__all__ = ["PACK_MAX_PIXELS", "Conv2d", "GroupNorm", "LayerNorm", "Linear"]

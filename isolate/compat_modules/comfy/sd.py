@@ -1,0 +1,135 @@
+"""ComfyUI's ``comfy.sd`` in a pack child: ``CLIP`` and ``VAE`` are proxies for the host's text encoder and
+VAE (their methods run on the host); ``load_checkpoint_guess_config`` has the host's model manager load the
+file and returns proxies. The weights never enter the pack's process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isolate.proxies import HostObject
+from isolate.standins import NotProvidedError
+
+
+class CLIP(HostObject):
+    def __init__(self, ref: Any = None, **kwargs: Any) -> None:
+        if ref is None or kwargs:
+            raise NotProvidedError("comfy.sd.CLIP(...) from a pack's own weights: load text encoders with the host's "
+                                   "loaders (nodes.CLIPLoader, comfy.sd.load_checkpoint_guess_config)")
+        super().__init__(ref)
+
+    def clone(self) -> CLIP:
+        return self._call("clone")
+
+    def tokenize(self, text: str, return_word_ids: bool = False, **kwargs: Any) -> Any:
+        return self._call("tokenize", text)
+
+    def encode_from_tokens(self, tokens: Any, return_pooled: Any = False, return_dict: bool = False) -> Any:
+        return self._call("encode_from_tokens", tokens, return_pooled, return_dict)
+
+    def encode_from_tokens_scheduled(self, tokens: Any, unprojected: bool = False,
+                                     add_dict: dict[str, Any] | None = None) -> Any:
+        return self._call("encode_from_tokens_scheduled", tokens, unprojected, add_dict or {})
+
+    def encode(self, text: str) -> Any:
+        return self._call("encode", text)
+
+    def clip_layer(self, layer_idx: int) -> None:
+        self._call("clip_layer", layer_idx)
+
+    def load_model(self) -> Any:
+        return None
+
+
+class VAE(HostObject):
+    def __init__(self, ref: Any = None, **kwargs: Any) -> None:
+        if ref is None or kwargs:
+            raise NotProvidedError("comfy.sd.VAE(sd=...) from a pack's own weights: load VAEs with the host's loaders "
+                                   "(nodes.VAELoader, comfy.sd.load_checkpoint_guess_config)")
+        super().__init__(ref)
+        self._info: dict[str, Any] | None = None
+
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = self._call("info")
+        return self._info
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.info()["latent_channels"])
+
+    @property
+    def downscale_ratio(self) -> int:
+        return int(self.info()["downscale"])
+
+    @property
+    def upscale_ratio(self) -> int:
+        return int(self.info()["downscale"])
+
+    @property
+    def vae_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.info().get("dtype", "float32"))
+
+    def spacial_compression_decode(self) -> int:
+        return self.upscale_ratio
+
+    def spacial_compression_encode(self) -> int:
+        return self.downscale_ratio
+
+    def temporal_compression_decode(self) -> None:
+        return None
+
+    def decode(self, samples_in: Any, vae_options: Any = None) -> Any:
+        return self._call("decode", samples_in)
+
+    def encode(self, pixel_samples: Any) -> Any:
+        return self._call("encode", pixel_samples)
+
+    def decode_tiled(self, samples: Any, tile_x: int = 64, tile_y: int = 64, overlap: int = 16, **kwargs: Any) -> Any:
+        return self._call("decode_tiled", samples, tile_x, tile_y, overlap)
+
+    def encode_tiled(self, pixel_samples: Any, tile_x: int = 512, tile_y: int = 512, overlap: int = 64,
+                     **kwargs: Any) -> Any:
+        return self._call("encode_tiled", pixel_samples, tile_x, tile_y, overlap)
+
+
+def load_checkpoint_guess_config(ckpt_path: str, output_vae: bool = True, output_clip: bool = True,
+                                 output_clipvision: bool = False, embedding_directory: Any = None,
+                                 output_model: bool = True, **kwargs: Any) -> tuple[Any, Any, Any, Any]:
+    """(model, clip, vae, clipvision) of a checkpoint file, loaded by the host's model manager."""
+    import os
+
+    import folder_paths
+
+    from isolate.core_nodes import run_node
+
+    name = None
+    for root in folder_paths.get_folder_paths("checkpoints"):
+        rel = os.path.relpath(os.path.abspath(ckpt_path), os.path.abspath(root))
+        if not rel.startswith(".."):
+            name = rel
+            break
+    if name is None:
+        raise NotProvidedError(f"{ckpt_path}: the host loads checkpoints from its checkpoints folders only")
+    model, clip, vae = run_node("CheckpointLoaderSimple", {"ckpt_name": name})["values"]
+    return (model if output_model else None, clip if output_clip else None, vae if output_vae else None, None)
+
+
+def load_lora_for_models(model: Any, clip: Any, lora: Any, strength_model: float, strength_clip: float) -> Any:
+    """The model and clip with a LoRA state dict applied (as patches on clones)."""
+    from comfy.lora import load_lora, model_lora_keys_unet
+
+    new_model = model.clone() if model is not None else None
+    if new_model is not None and strength_model:
+        new_model.add_patches(load_lora(lora, model_lora_keys_unet(model)), strength_model)
+    new_clip = clip.clone() if clip is not None else None
+    if new_clip is not None and strength_clip:
+        raise NotProvidedError("LoRA on a CLIP from a pack: use the host's LoraLoader node")
+    return new_model, new_clip
+
+
+def __getattr__(name: str) -> Any:
+    from isolate.standins import missing_attribute
+
+    return missing_attribute(__name__, name)
