@@ -5,6 +5,7 @@ base."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ def xl(tmp_path_factory: pytest.TempPathFactory) -> Host:
     for name, prefix in (("clip_l.safetensors", "conditioner.embedders.0.transformer."),
                          ("clip_g.safetensors", "conditioner.embedders.1.model.")):
         save_file({k[len(prefix):]: sd[k] for k in sd if k.startswith(prefix)}, str(te / name))
+    write_sdxl_lora(base / "models" / "loras" / "xl_lora.safetensors")
     out = tmp_path_factory.mktemp("xl_out")
     paths = OutputPaths(out / "output", out / "temp")
     models = ModelFolders(base / "models")
@@ -53,6 +55,25 @@ def xl(tmp_path_factory: pytest.TempPathFactory) -> Host:
     sink = ListSink()
     return Host(registry, Executor(registry, sink, make_cache(none=True), models=manager), sink, manager, base,
                 paths.output_dir)
+
+
+def write_sdxl_lora(out: Path, rank: int = 4) -> None:
+    """A kohya LoRA for the small SDXL base: one UNet cross-attention weight, one layer of each text encoder
+    (``lora_te1_`` CLIP-L, ``lora_te2_`` CLIP-G)."""
+    import torch
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(0)
+    targets = {"lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k": (320, 2048),
+               "lora_te1_text_model_encoder_layers_0_self_attn_q_proj": (768, 768),
+               "lora_te2_text_model_encoder_layers_0_self_attn_q_proj": (1280, 1280)}
+    sd = {}
+    for stem, (cout, cin) in targets.items():
+        sd[stem + ".lora_down.weight"] = torch.randn(rank, cin, generator=g) / cin ** 0.5
+        sd[stem + ".lora_up.weight"] = torch.randn(cout, rank, generator=g)
+        sd[stem + ".alpha"] = torch.tensor(float(rank))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(out))
 
 
 def base_refiner(seed: int = 7, prefix: str = "xl") -> dict[str, Any]:
@@ -160,3 +181,35 @@ def test_previews_use_sdxl_latent2rgb_factors(xl: Host) -> None:
         _, image, _ = previewer("latent2rgb", xl.manager.load_checkpoint(ckpts / name).model)(z)
         rgb = (0.3651 + 0.1084, 0.4232 - 0.0175, 0.4341 - 0.0011)
         assert image.getpixel((0, 0)) == tuple(int((v + 1) / 2 * 255) for v in rgb)
+
+
+def test_sampler_custom_advanced_equals_ksampler_on_sdxl(xl: Host) -> None:
+    want = xl.pixels(xl.run(txt2img(steps=2, ckpt=BASE, prefix="ks"), "ks"))
+    prompt = txt2img(steps=2, ckpt=BASE, prefix="custom")
+    prompt["5"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["20", 0], "guider": ["21", 0], "sampler": ["22", 0], "sigmas": ["23", 0], "latent_image": ["4", 0]}}
+    prompt["20"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": 1}}
+    prompt["21"] = {"class_type": "CFGGuider", "inputs": {"model": ["1", 0], "positive": ["2", 0],
+                                                          "negative": ["3", 0], "cfg": 7.0}}
+    prompt["22"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}}
+    prompt["23"] = {"class_type": "BasicScheduler", "inputs": {"model": ["1", 0], "scheduler": "normal", "steps": 2,
+                                                               "denoise": 1.0}}
+    assert np.array_equal(xl.pixels(xl.run(prompt, "custom")), want)
+
+
+def with_lora(strength_model: float, strength_clip: float, prefix: str) -> dict[str, Any]:
+    prompt = txt2img(steps=2, ckpt=BASE, prefix=prefix)
+    prompt["20"] = {"class_type": "LoraLoader", "inputs": {
+        "model": ["1", 0], "clip": ["1", 1], "lora_name": "xl_lora.safetensors", "strength_model": strength_model,
+        "strength_clip": strength_clip}}
+    prompt["2"]["inputs"]["clip"] = prompt["3"]["inputs"]["clip"] = ["20", 1]
+    prompt["5"]["inputs"]["model"] = ["20", 0]
+    return prompt
+
+
+def test_sdxl_lora_patches_unet_and_both_text_encoders(xl: Host) -> None:
+    plain = xl.pixels(xl.run(txt2img(steps=2, ckpt=BASE, prefix="nolora"), "nolora"))
+    assert np.abs(xl.pixels(xl.run(with_lora(1.0, 0.0, "lm"), "lm")) - plain).mean() > 0
+    assert np.abs(xl.pixels(xl.run(with_lora(0.0, 1.0, "lc"), "lc")) - plain).mean() > 0
+    assert np.array_equal(xl.pixels(xl.run(with_lora(0.0, 0.0, "l0"), "l0")), plain)
+    assert np.array_equal(xl.pixels(xl.run(txt2img(steps=2, ckpt=BASE, prefix="again"), "again")), plain)
