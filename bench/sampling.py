@@ -14,6 +14,10 @@ the loaded checkpoint, the LoraLoader node's time (reading the file) plus the ti
 readying the patched UNet and CLIP (writing the patches into the weights); ``lora_undo_s`` is the time putting the
 originals back for the next prompt without the LoRA. Stock ComfyUI on the 2-core CPU box: 1.28 s/it at 128,
 11.8 s/it at 512, load 4.0 s, first prompt 17.9 s; the goal is at most 0.6x each.
+
+``--sdxl`` also runs a full-size random SDXL base checkpoint (written once and cached the same way) through the
+same workflow at 512x512 (4 steps; plain CLIPTextEncode, so the size conditioning is the image's own) and
+reports ``sdxl_s_per_it_512`` (median per-step time), ``sdxl_load_s`` and ``sdxl_first_prompt_512_s``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from host.models.manager import ModelManager  # noqa: E402
 from host.registry import Registry  # noqa: E402
 
 CHECKPOINT = "bench_sd15_full.safetensors"
+SDXL_CHECKPOINT = "bench_sdxl_full.safetensors"
 LORA = "bench_sd15_rank32.safetensors"
 
 
@@ -52,16 +57,16 @@ def cache_dir() -> Path:
     return root / "nodehost" / "bench"
 
 
-def ensure_checkpoint(models: Path) -> None:
+def ensure_checkpoint(models: Path, name: str = CHECKPOINT, family: str = "sd15") -> None:
     """The full-size checkpoint in the cache (written once), linked into ``models/checkpoints``."""
-    cached = cache_dir() / CHECKPOINT
+    cached = cache_dir() / name
     if not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".partial")
-        subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
+        subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", family, "--size",
                         "full", "--out", str(partial)], check=True, cwd=ROOT)
         partial.rename(cached)
-    target = models / "checkpoints" / CHECKPOINT
+    target = models / "checkpoints" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         target.symlink_to(cached)
@@ -121,9 +126,9 @@ def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, model
         manager.use = use  # type: ignore[method-assign]
 
 
-def workflow(size: int, seed: int = 42) -> dict[str, Any]:
+def workflow(size: int, seed: int = 42, ckpt: str = CHECKPOINT) -> dict[str, Any]:
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CHECKPOINT}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
         "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photograph of an astronaut riding a horse",
                                                          "clip": ["1", 1]}},
         "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry, low quality", "clip": ["1", 1]}},
@@ -172,12 +177,27 @@ def unet_flops(manager: ModelManager, models: Path, size: int) -> float:
     return float(counter.get_total_flops())
 
 
+def sdxl_timings(executor: Executor, sink: TimedSink, models: Path) -> dict[str, float]:
+    """The full-size SDXL base at 512x512, 4 steps: the first prompt (load included) and the per-step time."""
+    ensure_checkpoint(models, SDXL_CHECKPOINT, "sdxl")
+    sink.events.clear()
+    sink.times.clear()
+    t0 = time.perf_counter()
+    result = asyncio.run(executor.run(workflow(512, seed=512, ckpt=SDXL_CHECKPOINT), "sdxl512"))
+    first = time.perf_counter() - t0
+    assert result.status == "success", result.error
+    steps = sink.step_times()
+    return {"sdxl_s_per_it_512": statistics.median(steps) if steps else float("nan"),
+            "sdxl_load_s": sink.node_time("1"), "sdxl_first_prompt_512_s": first}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cpu", action="store_true", help="the CPU even when a GPU is present")
     parser.add_argument("--peak-gflops", type=float, default=390.0, help="the box's fp32 convolution rate")
     parser.add_argument("--sizes", default="128,512")
+    parser.add_argument("--sdxl", action="store_true", help="also time a full-size SDXL base at 512x512")
     parser.add_argument("--skip-lora", action="store_true", help="leave out lora_apply_s")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nodehost-bench-"))
@@ -212,6 +232,8 @@ def main() -> int:
         out[f"peak_fraction_{size}"] = flops / 1e9 / out[f"s_per_it_{size}"] / args.peak_gflops
     if not args.skip_lora:
         out |= lora_times(executor, manager, sink, models)
+    if args.sdxl:
+        out |= sdxl_timings(executor, sink, models)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     for key, value in out.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

@@ -16,6 +16,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     ``models`` under the working directory) are where LoadImage and the model loaders look."""
     from builtin_nodes import (
         clip_nodes,
+        clip_sdxl,
         clip_vision_nodes,
         conditioning,
         control_nodes,
@@ -47,6 +48,7 @@ def load_builtin(registry: Registry, paths: OutputPaths, folders: NodeFolders | 
     runner = LocalRunner()
     v3 = [*image_nodes(paths), *image_ops.NODES, *PRIMITIVES, *REBATCH, *STRINGS, *LOGIC]
     v3 += [*CUSTOM_SIGMAS, *CUSTOM_SAMPLERS, *CUSTOM_SAMPLING]
+    v3 += clip_sdxl.NODES
     registry.add_classes({cls.define_schema().node_id: cls for cls in v3}, runner, origin="builtin")
     for module in (image_ops, preview_any):  # v1 classes: display names and python_module given here
         registry.add_classes(module.V1_CLASSES, runner, display_names=module.V1_DISPLAY_NAMES, origin="builtin",

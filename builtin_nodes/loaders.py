@@ -1,5 +1,5 @@
 """Model loader nodes from ComfyUI's ``nodes``: CheckpointLoaderSimple, CheckpointLoader, VAELoader, UNETLoader,
-CLIPLoader. Their combos list the model folders, read again whenever /object_info or validation asks.
+CLIPLoader, DualCLIPLoader. Their combos list the model folders, read again whenever /object_info or validation asks.
 
 Each node finds the file through the model folders and loads it through the host's model manager (which caches
 by path and mtime); the architectures and the loading itself are ``host.models.loading``'s. A file the loader
@@ -141,6 +141,36 @@ class CLIPLoader(_Loader):
         return (self.embeddings(clip),)
 
 
+DUAL_CLIP_TYPES = ["sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image", "hunyuan_video_15",
+                   "kandinsky5", "kandinsky5_image", "ltxv", "newbie"]
+_DUAL_DESCRIPTION = ("[Recipes]\n\nsdxl: clip-l, clip-g\nsd3: clip-l, clip-g / clip-l, t5 / clip-g, t5\n"
+                     "flux: clip-l, t5\nhidream: at least one of t5 or llama, recommended t5 and llama\n"
+                     "hunyuan_image: qwen2.5vl 7b and byt5 small\nnewbie: gemma-3-4b-it, jina clip v2")
+
+
+class DualCLIPLoader(_Loader):
+    """Two text-encoder files as one CLIP (``sdxl``: CLIP-L and OpenCLIP-bigG, in either order); a type for
+    a model family nodehost does not run is a node error naming it."""
+
+    DESCRIPTION = _DUAL_DESCRIPTION
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": {"clip_name1": (cls.files("text_encoders"),), "clip_name2": (cls.files("text_encoders"),),
+                             "type": (list(DUAL_CLIP_TYPES),)},
+                "optional": {"device": (["default", "cpu"], {"advanced": True})}}
+
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "load_clip"
+    CATEGORY = "advanced/loaders"
+
+    def load_clip(self, clip_name1: str, clip_name2: str, type: str, device: str = "default") -> tuple[Any]:  # noqa: A002
+        models = manager()
+        paths = (models.find("text_encoders", clip_name1), models.find("text_encoders", clip_name2))
+        clip = models.load_dual_clip(paths, type, device="cpu" if device == "cpu" else None)
+        return (self.embeddings(clip),)
+
+
 V1_MODULE = "nodes"
 V1_DISPLAY_NAMES = {"CheckpointLoaderSimple": "Load Checkpoint",
                     "CheckpointLoader": "Load Checkpoint With Config (DEPRECATED)", "VAELoader": "Load VAE",
@@ -150,4 +180,4 @@ V1_DISPLAY_NAMES = {"CheckpointLoaderSimple": "Load Checkpoint",
 def loader_classes(folders: NodeFolders) -> dict[str, type]:
     """The loader classes bound to ``folders`` (all live: their combos list model files)."""
     return {cls.__name__: type(cls.__name__, (cls,), {"folders": folders})
-            for cls in (CheckpointLoaderSimple, CheckpointLoader, VAELoader, UNETLoader, CLIPLoader)}
+            for cls in (CheckpointLoaderSimple, CheckpointLoader, VAELoader, UNETLoader, CLIPLoader, DualCLIPLoader)}

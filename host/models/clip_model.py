@@ -1,6 +1,7 @@
-"""CLIP text encoders through ``transformers.CLIPTextModel`` (MODELS_FACTS §3): CLIP-L (SD1) and OpenCLIP-H
-(SD2, its original ``transformer.resblocks.*`` keys converted at load). The forward pass is run layer by layer
-here so that a chosen hidden layer (clip skip) and textual-inversion vectors can be used.
+"""CLIP text encoders through ``transformers.CLIPTextModel`` (MODELS_FACTS §3): CLIP-L (SD1, SDXL), OpenCLIP-H
+(SD2) and OpenCLIP-bigG (SDXL), the OpenCLIP ones' original ``transformer.resblocks.*`` keys converted at load.
+The forward pass is run layer by layer here so that a chosen hidden layer (clip skip) and textual-inversion
+vectors can be used.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ class ClipSpec:
     #: the default hidden layer (None = the last), as ComfyUI's layer_idx
     default_layer: int | None
     projected_pool: bool
+    #: the chosen hidden layer gets the final LayerNorm (SD1, SD2); SDXL's encoders take it un-normalised
+    layer_norm_hidden: bool = True
 
 
 CLIP_SPECS = {
     "l": ClipSpec("l", 768, 12, 12, 3072, "quick_gelu", 49407, None, False),
     "h": ClipSpec("h", 1024, 24, 16, 4096, "gelu", 0, -2, True),
+    "g": ClipSpec("g", 1280, 32, 20, 5120, "gelu", 0, -2, True, layer_norm_hidden=False),
 }
+#: SDXL's CLIP-L: the penultimate layer without the final LayerNorm (``SDXLClipModel``'s clip_l)
+SDXL_L_SPEC = replace(CLIP_SPECS["l"], default_layer=-2, layer_norm_hidden=False)
 
 
 def _nullcontext() -> Any:
@@ -40,14 +46,16 @@ def _nullcontext() -> Any:
     return contextlib.nullcontext()
 
 
-def clip_spec_from_keys(kind: str, sd: Mapping[str, torch.Tensor], prefix: str = "transformer.") -> ClipSpec:
-    """The ``kind``'s spec with width, depth and MLP size read from CLIPTextModel-layout keys (small test models)."""
+def clip_spec_from_keys(kind: str, sd: Mapping[str, torch.Tensor], prefix: str = "transformer.",
+                        base: ClipSpec | None = None) -> ClipSpec:
+    """The ``kind``'s spec (or ``base``) with width, depth and MLP size read from CLIPTextModel-layout keys
+    (small test models)."""
     width = tuple(sd[prefix + "embeddings.token_embedding.weight"].shape)[1]
     layers = 0
     while f"{prefix}encoder.layers.{layers}.mlp.fc1.weight" in sd:
         layers += 1
     mlp = tuple(sd[f"{prefix}encoder.layers.0.mlp.fc1.weight"].shape)[0]
-    return replace(CLIP_SPECS[kind], width=width, layers=layers, mlp=mlp, heads=max(width // 64, 1))
+    return replace(base or CLIP_SPECS[kind], width=width, layers=layers, mlp=mlp, heads=max(width // 64, 1))
 
 
 class ClipTextModel(nn.Module):
@@ -73,7 +81,8 @@ class ClipTextModel(nn.Module):
                 layer: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         """embeds [B,77,D] (token vectors, fp32) -> (hidden [B,77,D], pooled [B,D]).
 
-        ``layer`` None is the last layer; a negative k is 0-based layer num_layers+k; both get the final LN."""
+        ``layer`` None is the last layer (with the final LN); a negative k is 0-based layer num_layers+k, with
+        the final LN when the spec's ``layer_norm_hidden``."""
         m = self.transformer
         h = m.embeddings(inputs_embeds=embeds)
         n = h.shape[1]
@@ -85,7 +94,10 @@ class ClipTextModel(nn.Module):
             if i == stop:
                 picked = h
         last = m.final_layer_norm(h)
-        hidden = last if picked is None else m.final_layer_norm(picked)
+        if picked is None:
+            hidden = last
+        else:
+            hidden = m.final_layer_norm(picked) if self.spec.layer_norm_hidden else picked
         pooled = last[torch.arange(last.shape[0], device=last.device), end_positions]
         if self.spec.projected_pool:
             pooled = self.text_projection(pooled)
@@ -123,4 +135,4 @@ def convert_open_clip(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-__all__ = ["CLIP_SPECS", "ClipSpec", "ClipTextModel", "convert_open_clip"]
+__all__ = ["CLIP_SPECS", "SDXL_L_SPEC", "ClipSpec", "ClipTextModel", "convert_open_clip"]

@@ -33,7 +33,7 @@ class ModelFamily:
     clip_kind: str | None = "l"
     #: where the text encoder's keys start in the checkpoint
     clip_prefix: str = "cond_stage_model.transformer."
-    #: SDXL families are detected but not yet loadable
+    #: False for a family that is detected but cannot be loaded
     supported: bool = True
 
 
@@ -77,14 +77,14 @@ def detect_sdxl(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> ModelFamily 
     if cfg.model_channels == 320 and cfg.context_dim == 2048 and cfg.use_linear and cfg.adm_in_channels == 2816:
         prediction = "v" if "v_pred" in sd or "edm_vpred.sigma_max" in sd else "eps"
         return ModelFamily("sdxl", cfg, prediction=prediction, latent_scale=0.13025, clip_kind="lg",
-                           clip_prefix="conditioner.embedders.", supported=False)
+                           clip_prefix="conditioner.embedders.")
     return None
 
 
 def detect_sdxl_refiner(sd: Mapping[str, torch.Tensor], cfg: UNetConfig) -> ModelFamily | None:
     if cfg.model_channels == 384 and cfg.context_dim == 1280 and cfg.use_linear and cfg.adm_in_channels == 2560:
         return ModelFamily("sdxl_refiner", cfg, latent_scale=0.13025, clip_kind="g",
-                           clip_prefix="conditioner.embedders.0.", supported=False)
+                           clip_prefix="conditioner.embedders.0.")
     return None
 
 
@@ -147,20 +147,24 @@ VAE_PREFIXES = ("first_stage_model.", "", "vae.")
 CLIP_L_PREFIXES = ("cond_stage_model.transformer.", "", "transformer.", "conditioner.embedders.0.transformer.",
                    "text_encoders.clip_l.transformer.")
 #: prefixes of OpenCLIP text towers (``transformer.resblocks.*`` inside)
-OPEN_CLIP_PREFIXES = ("cond_stage_model.model.", "", "model.", "conditioner.embedders.1.model.")
+OPEN_CLIP_PREFIXES = ("cond_stage_model.model.", "", "model.", "conditioner.embedders.1.model.",
+                      "conditioner.embedders.0.model.")
 
 
 def detect_clip_kind(keys: list[str] | set[str], path: str | Path = "<state dict>") -> tuple[str, str, str]:
-    """("l"|"h", layout, prefix) of a text encoder inside ``keys``: layout "hf" (transformers' CLIPTextModel
-    names, ``prefix`` ends before ``embeddings.``) or "open_clip" (``prefix`` ends before ``transformer.``)."""
+    """("l"|"h"|"g", layout, prefix) of a text encoder inside ``keys``: layout "hf" (transformers' CLIPTextModel
+    names, ``prefix`` ends before ``embeddings.``) or "open_clip" (``prefix`` ends before ``transformer.``).
+    The kind is told by depth as ComfyUI's ``detect_te_model``: a layer 30 is bigG, a layer 22 is H, else L."""
     present = set(keys)
     candidates = tuple(p + "text_model." for p in CLIP_L_PREFIXES) + CLIP_L_PREFIXES
     hf = find_prefix(present, "final_layer_norm.weight", candidates)
     if hf is not None and hf + "encoder.layers.0.mlp.fc1.weight" in present:
+        if f"{hf}encoder.layers.30.mlp.fc1.weight" in present:
+            return "g", "hf", hf
         return ("h" if f"{hf}encoder.layers.23.mlp.fc1.weight" in present else "l"), "hf", hf
     oc = find_prefix(present, "transformer.resblocks.0.attn.in_proj_weight", OPEN_CLIP_PREFIXES)
     if oc is not None:
-        return "h", "open_clip", oc
+        return ("g" if f"{oc}transformer.resblocks.30.attn.in_proj_weight" in present else "h"), "open_clip", oc
     raise UnknownArchitecture(path, f"no CLIP text encoder found: {describe_keys(list(keys))}")
 
 

@@ -49,5 +49,10 @@ class LoraShapeMismatch(LoraMismatch):
     """A LoRA key names a weight of the model but its delta has another shape."""
 
 
+class UnsupportedTextEncoder(ModelFileError):
+    """A text-encoder file, or a loader ``type``, nodehost cannot build a text encoder for."""
+
+
 __all__ = ["CorruptModelFile", "LoraKeysUnmatched", "LoraMismatch", "LoraShapeMismatch", "ModelFileError",
-           "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle", "WeightMismatch"]
+           "ModelFileNotFound", "UnknownArchitecture", "UnsafePickle", "UnsupportedTextEncoder",
+           "WeightMismatch"]

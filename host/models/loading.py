@@ -253,7 +253,11 @@ def load_checkpoint(path: str | Path, *, device: Any = "cpu", dtype_policy: Any 
     family = detect_family(sd, path)
     model = _build_unet(sd, family, UNET_PREFIX, path, device, dtype_policy) if want_unet else None
     clip = None
-    if want_clip:
+    if want_clip and family.clip_kind in ("lg", "g"):
+        from host.models.sdxl import build_sdxl_clip
+
+        clip = build_sdxl_clip(sd, family, path, device, dtype_policy, embedding_dirs)
+    elif want_clip:
         clip = _build_clip(sd, path, device, dtype_policy, embedding_dirs, prefix_hint="cond_stage_model.")
     vae = _build_vae(sd, "first_stage_model.", path, device, dtype_policy) if want_vae else None
     used = set().union(*(p.used_keys for p in (model, clip, vae) if p is not None))
@@ -276,9 +280,22 @@ def load_unet(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None
 
 def load_clip(path: str | Path, kind: str = "stable_diffusion", *, device: Any = "cpu", dtype_policy: Any = None,
               embedding_dirs: list[Path] | None = None, **_: Any) -> TextEncoder:
-    """A text-encoder file (CLIPLoader's ``type`` is accepted; the encoder itself is told from the keys)."""
+    """A text-encoder file for CLIPLoader's ``type`` (the encoder itself is told from the keys)."""
+    from host.models.sdxl import load_clip_file
+
     path = Path(path)
-    return _build_clip(open_state_dict(path), path, device, dtype_policy, embedding_dirs)
+    return load_clip_file(path, kind, open_state_dict(path), device=device, dtype_policy=dtype_policy,
+                          embedding_dirs=embedding_dirs)
+
+
+def load_dual_clip(paths: tuple[str | Path, str | Path], kind: str = "sdxl", *, device: Any = "cpu",
+                   dtype_policy: Any = None, embedding_dirs: list[Path] | None = None, **_: Any) -> Any:
+    """DualCLIPLoader's two text-encoder files for ``type`` (SDXL: CLIP-L and OpenCLIP-bigG, either order)."""
+    from host.models.sdxl import load_dual_clip as dual
+
+    both = (Path(paths[0]), Path(paths[1]))
+    return dual(both, kind, tuple(open_state_dict(p) for p in both), device=device, dtype_policy=dtype_policy,
+                embedding_dirs=embedding_dirs)
 
 
 def load_vae(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None, **_: Any) -> VAE:
@@ -291,4 +308,4 @@ def load_vae(path: str | Path, *, device: Any = "cpu", dtype_policy: Any = None,
 
 
 __all__ = ["VAE", "WEIGHT_DTYPES", "Checkpoint", "DiffusionModel", "assign_weights", "compute_dtype",
-           "load_checkpoint", "load_clip", "load_unet", "load_vae"]
+           "load_checkpoint", "load_clip", "load_dual_clip", "load_unet", "load_vae"]

@@ -160,6 +160,17 @@ class ModelManager:
             path, kind, device=_torch_device(target), dtype_policy=self.dtype_policy,
             embedding_dirs=self.embedding_dirs(), **kwargs))
 
+    def load_dual_clip(self, paths: tuple[Path, Path], kind: str, device: Any = None) -> Any:
+        """DualCLIPLoader's two files as one CLIP (cached under the first file, keyed by the second's too)."""
+        from host.models import loading
+
+        target = device if device is not None else self.plan.text_encoder_device
+        st = os.stat(paths[1])
+        key = ("dual_clip", kind, str(target), str(Path(paths[1]).resolve()), st.st_mtime_ns, st.st_size)
+        return self.cached(key, paths[0], lambda: loading.load_dual_clip(
+            paths, kind, device=_torch_device(target), dtype_policy=self.dtype_policy,
+            embedding_dirs=self.embedding_dirs()))
+
     def load_vae(self, path: Path, **kwargs: Any) -> Any:
         from host.models import loading
 

@@ -54,8 +54,11 @@ SHIPPED = {
     "unCLIPCheckpointLoader", "unCLIPConditioning",
     "GLIGENLoader", "GLIGENTextBoxApply",
     "DiffusersLoader",
+    "DualCLIPLoader",  # SDXL (issue 17)
 }
-EXPECTED = SHIPPED
+#: shipped nodes outside the 162-type reference (comfy_extras.nodes_clip_sdxl): tests/builtin_nodes/test_clip_sdxl.py
+NOT_IN_REFERENCE = {"CLIPTextEncodeSDXL", "CLIPTextEncodeSDXLRefiner"}
+EXPECTED = SHIPPED | NOT_IN_REFERENCE
 
 #: the files stock ComfyUI had when the reference was taken (its shipped configs, the example input image)
 REFERENCE_CONFIGS = ["anything_v3.yaml", "v1-inference.yaml", "v1-inference_clip_skip_2.yaml",
@@ -89,7 +92,8 @@ def test_builtin_object_info_matches_comfyui_key_for_key(comfy_like_registry: Re
     ours = json.loads(json.dumps(comfy_like_registry.object_info()))
     assert set(ours) == EXPECTED
     for name, info in ours.items():
-        assert info == reference[name], name
+        if name not in NOT_IN_REFERENCE:
+            assert info == reference[name], name
 
 
 def test_object_info_single_and_unknown(registry: Registry) -> None:

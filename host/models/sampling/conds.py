@@ -57,9 +57,11 @@ def _mask_bounds(mask: Tensor) -> Area:
 
 
 def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
-            adm: Callable[[dict[str, Any]], Tensor | None] | None = None) -> list[Cond]:
+            adm: Callable[[dict[str, Any]], Tensor | None] | None = None, model_conds: Any = None,
+            prompt_type: str = "positive") -> list[Cond]:
     """CONDITIONING ([[cond, options], ...]) as Conds at latent size ``dims`` (h, w); ``adm(options)``, when
-    given, is the model's class-embedding input y for an entry (None: none)."""
+    given, is the model's class-embedding input y for an entry (None: none). ``model_conds(cross_attn, options,
+    dims, prompt_type)``, when given, adds the model's other inputs (SDXL's ``y``: host.models.adm)."""
     out = []
     for cross_attn, opts in conditioning:
         area = _resolve_area(opts["area"], dims) if "area" in opts else None
@@ -78,6 +80,8 @@ def resolve(conditioning: list, dims: tuple[int, int], device: torch.device, ms:
         y = adm(opts) if adm is not None else None
         if y is not None:
             extra["y"] = y
+        if model_conds is not None:
+            extra.update(model_conds(cross_attn, opts, dims, prompt_type))
         out.append(Cond(
             cross_attn=cross_attn, area=area, strength=float(opts.get("strength", 1.0)), mask=mask,
             mask_strength=float(opts.get("mask_strength", 1.0)),
@@ -197,10 +201,13 @@ def share_positive(lists: list[list[Cond]]) -> None:
 
 def prepare_conds(model: Any, positive: list, negative: list, dims: tuple[int, int], device: torch.device,
                   ms: ModelSampling, seed: int) -> tuple[list[Cond], list[Cond]]:
-    """Positive and negative CONDITIONING as KSampler runs them: resolved with the model's class embedding,
-    equal-area copies across the two, then share_positive."""
-    adm = class_embedding(model, seed)
-    pos, neg = resolve(positive, dims, device, ms, adm), resolve(negative, dims, device, ms, adm)
+    """Positive and negative CONDITIONING as KSampler runs them: resolved with the model's class embedding and
+    its own inputs (SDXL's ADM y), equal-area copies across the two, then share_positive."""
+    from host.models.adm import adm_encoder
+
+    adm, xl = class_embedding(model, seed), adm_encoder(model)
+    pos = resolve(positive, dims, device, ms, adm, xl, "positive")
+    neg = resolve(negative, dims, device, ms, adm, xl, "negative")
     mirror_areas(pos, neg)
     share_positive([pos, neg])
     return pos, neg

@@ -142,6 +142,15 @@ def _mirror(lists: list[list[Cond]]) -> None:
                     add_same_area(target, c)
 
 
+def _resolve(model: Any, conditioning: list, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
+             prompt_type: str, seed: int = 0) -> list[Cond]:
+    """``resolve`` with the model's own inputs (unCLIP's class embedding, SDXL's ADM y: host.models.adm) for
+    ``prompt_type``."""
+    from host.models.adm import adm_encoder
+
+    return resolve(conditioning, dims, device, ms, class_embedding(model, seed), adm_encoder(model), prompt_type)
+
+
 @dataclass
 class CFGGuider:
     """The GUIDER of CFGGuider (and, with cfg 1 and no negative, of BasicGuider)."""
@@ -158,8 +167,8 @@ class CFGGuider:
 
     def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
               seed: int = 0) -> list[list[Cond]]:
-        adm = class_embedding(self.model, seed)
-        lists = [resolve(self.positive, dims, device, ms, adm), resolve(self.negative, dims, device, ms, adm)]
+        lists = [_resolve(self.model, self.positive, dims, device, ms, "positive", seed),
+                 _resolve(self.model, self.negative, dims, device, ms, "negative", seed)]
         _mirror(lists)
         share_positive(lists)
         return lists
@@ -180,8 +189,8 @@ class DualCFGGuider(CFGGuider):
 
     def conds(self, dims: tuple[int, int], device: torch.device, ms: ModelSampling,
               seed: int = 0) -> list[list[Cond]]:
-        adm = class_embedding(self.model, seed)
-        lists = [resolve(c, dims, device, ms, adm) for c in (self.positive, self.middle, self.negative)]
+        lists = [_resolve(self.model, c, dims, device, ms, kind, seed)
+                 for c, kind in ((self.positive, "positive"), (self.middle, "middle"), (self.negative, "negative"))]
         _mirror(lists)
         share_positive(lists)
         return lists

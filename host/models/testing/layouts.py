@@ -1,6 +1,6 @@
 """The real checkpoint key layouts, enumerated from the published architectures (not from this package's
 modules, so the key-layout tests compare two independent accounts): names and shapes of the original
-LDM/CompVis SD1.5 and SD2.1 checkpoints.
+LDM/CompVis SD1.5 and SD2.1 checkpoints and Stability's SDXL base and refiner (sgm layout).
 """
 
 from __future__ import annotations
@@ -22,10 +22,28 @@ class UNetLayout:
     linear_proj: bool = False
     in_channels: int = 4
     out_channels: int = 4
+    #: transformer depth per level (0: none), overriding attn_levels/depth when given (SDXL)
+    level_depths: tuple[int, ...] = ()
+    #: the middle block's transformer depth (None: ``depth``)
+    middle_depth: int | None = None
+    #: SDXL's ADM input width (``label_emb``), None when absent
+    adm_in_channels: int | None = None
+
+    def level_depth(self, level: int) -> int:
+        if self.level_depths:
+            return self.level_depths[level]
+        return self.depth if level in self.attn_levels else 0
 
 
 SD15_UNET = UNetLayout()
 SD21_UNET = UNetLayout(context_dim=1024, linear_proj=True)
+#: sgm's sd_xl_base.yaml: channel_mult [1, 2, 4], transformer_depth [0, 2, 10], context 2048, adm 2816
+SDXL_UNET = UNetLayout(channel_mult=(1, 2, 4), context_dim=2048, linear_proj=True, level_depths=(0, 2, 10),
+                       middle_depth=10, adm_in_channels=2816)
+#: sgm's sd_xl_refiner.yaml: model_channels 384, channel_mult [1, 2, 4, 4], transformer_depth 4 at levels 1-2,
+#: context 1280, adm 2560
+SDXL_REFINER_UNET = UNetLayout(model_channels=384, context_dim=1280, linear_proj=True, level_depths=(0, 4, 4, 0),
+                               middle_depth=4, adm_in_channels=2560)
 
 
 def _res(S: Shapes, p: str, cin: int, cout: int, ted: int) -> None:
@@ -38,10 +56,10 @@ def _res(S: Shapes, p: str, cin: int, cout: int, ted: int) -> None:
         S |= {p + "skip_connection.weight": (cout, cin, 1, 1), p + "skip_connection.bias": (cout,)}
 
 
-def _st(S: Shapes, p: str, c: int, lay: UNetLayout) -> None:
+def _st(S: Shapes, p: str, c: int, lay: UNetLayout, depth: int | None = None) -> None:
     proj = (c, c) if lay.linear_proj else (c, c, 1, 1)
     S |= {p + "norm.weight": (c,), p + "norm.bias": (c,), p + "proj_in.weight": proj, p + "proj_in.bias": (c,)}
-    for d in range(lay.depth):
+    for d in range(lay.depth if depth is None else depth):
         b = f"{p}transformer_blocks.{d}."
         for a, kv in (("attn1", c), ("attn2", lay.context_dim)):
             S |= {f"{b}{a}.to_q.weight": (c, c), f"{b}{a}.to_k.weight": (c, kv), f"{b}{a}.to_v.weight": (c, kv),
@@ -58,13 +76,16 @@ def unet_layout(lay: UNetLayout = SD15_UNET) -> Shapes:
     S: Shapes = {"time_embed.0.weight": (ted, mc), "time_embed.0.bias": (ted,), "time_embed.2.weight": (ted, ted),
                  "time_embed.2.bias": (ted,), "input_blocks.0.0.weight": (mc, lay.in_channels, 3, 3),
                  "input_blocks.0.0.bias": (mc,)}
+    if lay.adm_in_channels is not None:
+        S |= {"label_emb.0.0.weight": (ted, lay.adm_in_channels), "label_emb.0.0.bias": (ted,),
+              "label_emb.0.2.weight": (ted, ted), "label_emb.0.2.bias": (ted,)}
     chans, ch, idx = [mc], mc, 1
     for level, mult in enumerate(lay.channel_mult):
         for _ in range(lay.num_res_blocks):
             _res(S, f"input_blocks.{idx}.0.", ch, mult * mc, ted)
             ch = mult * mc
-            if level in lay.attn_levels:
-                _st(S, f"input_blocks.{idx}.1.", ch, lay)
+            if lay.level_depth(level):
+                _st(S, f"input_blocks.{idx}.1.", ch, lay, lay.level_depth(level))
             chans.append(ch)
             idx += 1
         if level != len(lay.channel_mult) - 1:
@@ -72,15 +93,15 @@ def unet_layout(lay: UNetLayout = SD15_UNET) -> Shapes:
             chans.append(ch)
             idx += 1
     _res(S, "middle_block.0.", ch, ch, ted)
-    _st(S, "middle_block.1.", ch, lay)
+    _st(S, "middle_block.1.", ch, lay, lay.middle_depth)
     _res(S, "middle_block.2.", ch, ch, ted)
     idx = 0
     for level, mult in reversed(list(enumerate(lay.channel_mult))):
         for i in range(lay.num_res_blocks + 1):
             _res(S, f"output_blocks.{idx}.0.", ch + chans.pop(), mc * mult, ted)
             ch, j = mc * mult, 1
-            if level in lay.attn_levels:
-                _st(S, f"output_blocks.{idx}.1.", ch, lay)
+            if lay.level_depth(level):
+                _st(S, f"output_blocks.{idx}.1.", ch, lay, lay.level_depth(level))
                 j = 2
             if level and i == lay.num_res_blocks:
                 up = f"output_blocks.{idx}.{j}.conv."
@@ -172,5 +193,5 @@ def open_clip_layout(width: int = 1024, layers: int = 24, mlp: int = 4096, vocab
     return S
 
 
-__all__ = ["SD15_UNET", "SD21_UNET", "Shapes", "UNetLayout", "clip_l_layout", "open_clip_layout", "unet_layout",
-           "vae_layout"]
+__all__ = ["SD15_UNET", "SD21_UNET", "SDXL_REFINER_UNET", "SDXL_UNET", "Shapes", "UNetLayout", "clip_l_layout",
+           "open_clip_layout", "unet_layout", "vae_layout"]

@@ -1,11 +1,15 @@
 """Write random-weight checkpoints in the real key layouts (nothing is downloaded).
 
-``python -m host.models.testing.make_checkpoint --family sd15|sd21 --size full|small --out PATH``
+``python -m host.models.testing.make_checkpoint --family sd15|sd21|sdxl|sdxl_refiner --size full|small --out PATH``
 
-full: the real SD1.5 / SD2.1 shapes (UNet 686 keys, KL VAE 248, CLIP-L 196 + position_ids / OpenCLIP-H).
+full: the real SD1.5 / SD2.1 shapes (UNet 686 keys, KL VAE 248, CLIP-L 196 + position_ids / OpenCLIP-H); SDXL
+base (UNet 1680 keys with label_emb, VAE, CLIP-L under conditioner.embedders.0.transformer, OpenCLIP-bigG under
+conditioner.embedders.1.model) and refiner (UNet 1220 keys, VAE, bigG under conditioner.embedders.0.model).
 small: what the detectors still accept (UNet model_channels 320, one level, one ResBlock, depth-1 transformers),
 with a thin VAE (ch 32, still 8x down) and a 2-layer text encoder of the right width, so end-to-end tests run in
-seconds. SD2.1 full is v-prediction (the norm bias ComfyUI looks at gets std 0.2); ``--prediction eps`` makes an
+seconds. Small SDXL files keep what the SDXL detectors look at (model_channels 320/384, context 2048/1280, ADM
+2816/2560, linear proj_in) and the encoders' real widths (768 + 1280), with one level and two-layer encoders.
+SD2.1 full is v-prediction (the norm bias ComfyUI looks at gets std 0.2); ``--prediction eps`` makes an
 SD2.0-style file; small SD2.1 files are always eps (their UNet has no output_blocks.11).
 Init: >=2-D weights ~ N(0, 1/fan_in), 1-D norm weights ~ 1 + 0.1N, biases ~ 0.02N, token embedding ~ 0.3N,
 position embedding ~ 0.1N; each tensor from its own generator seeded by (seed, key), so values don't depend on order.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,6 +27,8 @@ import torch
 from host.models.testing.layouts import (
     SD15_UNET,
     SD21_UNET,
+    SDXL_REFINER_UNET,
+    SDXL_UNET,
     Shapes,
     UNetLayout,
     clip_l_layout,
@@ -33,12 +40,37 @@ from host.models.testing.layouts import (
 V_KEY = "model.diffusion_model.output_blocks.11.1.transformer_blocks.0.norm1.bias"
 
 
+FAMILIES = ("sd15", "sd21", "sdxl", "sdxl_refiner")
+
+
+def small_unet(base: UNetLayout) -> UNetLayout:
+    """One level, one ResBlock, depth-1 transformers; what the detectors read is kept."""
+    return replace(base, channel_mult=(1,), num_res_blocks=1, attn_levels=(0,), depth=1,
+                   level_depths=(1,) if base.level_depths else (), middle_depth=1 if base.level_depths else None)
+
+
+def sdxl_layout(family: str, size: str) -> Shapes:
+    full = size == "full"
+    base = SDXL_UNET if family == "sdxl" else SDXL_REFINER_UNET
+    unet = base if full else small_unet(base)
+    vae = vae_layout() if full else vae_layout(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)
+    g = open_clip_layout(1280, 32, 5120, proj=1280) if full else open_clip_layout(1280, 2, 1280, proj=1280)
+    S: Shapes = {"model.diffusion_model." + k: v for k, v in unet_layout(unet).items()}
+    S |= {"first_stage_model." + k: v for k, v in vae.items()}
+    if family == "sdxl_refiner":
+        return S | {"conditioner.embedders.0.model." + k: v for k, v in g.items()}
+    clip = clip_l_layout() if full else clip_l_layout(layers=2, mlp=768)
+    S |= {"conditioner.embedders.0.transformer.text_model." + k: v for k, v in clip.items()}
+    return S | {"conditioner.embedders.1.model." + k: v for k, v in g.items()}
+
+
 def layout(family: str, size: str) -> Shapes:
     """Every key and shape of the checkpoint."""
+    if family in ("sdxl", "sdxl_refiner"):
+        return sdxl_layout(family, size)
     full = size == "full"
     base = SD15_UNET if family == "sd15" else SD21_UNET
-    unet = base if full else UNetLayout(**{**base.__dict__, "channel_mult": (1,), "num_res_blocks": 1,
-                                           "attn_levels": (0,)})
+    unet = base if full else small_unet(base)
     vae = vae_layout() if full else vae_layout(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)
     S: Shapes = {"model.diffusion_model." + k: v for k, v in unet_layout(unet).items()}
     S |= {"first_stage_model." + k: v for k, v in vae.items()}
@@ -90,7 +122,7 @@ def make_checkpoint(family: str, size: str, out: Path, seed: int = 0, dtype: tor
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", choices=["sd15", "sd21"], default="sd15")
+    ap.add_argument("--family", choices=list(FAMILIES), default="sd15")
     ap.add_argument("--size", choices=["full", "small"], default="small")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--seed", type=int, default=0)

@@ -17,3 +17,13 @@ def sd15_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sd21_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_checkpoint("sd21", "small", tmp_path_factory.mktemp("ckpt") / "sd21_small.safetensors")
+
+
+@pytest.fixture(scope="session")
+def sdxl_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint("sdxl", "small", tmp_path_factory.mktemp("ckpt") / "sdxl_small.safetensors")
+
+
+@pytest.fixture(scope="session")
+def sdxl_refiner_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint("sdxl_refiner", "small", tmp_path_factory.mktemp("ckpt") / "sdxl_refiner_small.safetensors")

@@ -50,7 +50,7 @@ def test_sdxl_and_refiner_detected() -> None:
                                  context_dim=1280, linear_proj=True))
     sd = _meta(ref) | {P + "label_emb.0.0.weight": torch.empty(1536, 2560, device="meta")}
     fam = detect_family(sd)
-    assert fam.name == "sdxl_refiner" and not fam.supported
+    assert fam.name == "sdxl_refiner" and fam.supported and fam.latent_scale == 0.13025
 
 
 def test_bare_unet_file() -> None:
