@@ -19,8 +19,9 @@ from typing import Any
 from torch import Tensor
 
 from host.models.errors import LoraKeysUnmatched, LoraShapeMismatch
-from host.models.lora import Adapter, SetWeight, read_patches
+from host.models.lora import Adapter, SetWeight
 from host.models.lora_keys import clip_key_map, key_part, unet_key_map
+from host.models.lora_read import read_patches
 from host.models.patcher import ModelPatcher, weight_modules
 
 log = logging.getLogger("nodehost.models")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from host.models.lora import Diff, LoHa, LoKr, LoRA, Patch, SetWeight, as_adapter, calculate_weight, read_patches
+from host.models.lora import Diff, LoHa, LoKr, LoRA, Patch, SetWeight, as_adapter, calculate_weight
+from host.models.lora_read import read_patches
 
 torch.manual_seed(0)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from host.models.lora import read_patches
 from host.models.lora_keys import clip_key_map, diffusers_unet_names, key_part, unet_key_map
+from host.models.lora_read import read_patches
 from host.models.testing.layouts import SD15_UNET, UNetLayout, clip_l_layout, unet_layout
 from host.models.testing.make_lora import ClipLayout, lora_state_dict
 

@@ -173,3 +173,22 @@ def test_a_model_leaving_the_compute_device_gets_its_originals_back(ckpt) -> Non
     manager.unload_all()
     assert same(weights(ckpt.model), original)
     assert manager._backup_device(1, torch.device("cpu")) == manager.offload_device
+
+
+def test_patching_weights_mapped_from_the_file_leaves_the_file_alone(tmp_path: Path) -> None:
+    """An fp32 checkpoint on the CPU computes from the mapped file pages: patches go to private copies."""
+    import hashlib
+
+    from host.models.testing.make_checkpoint import make_checkpoint
+
+    path = make_checkpoint("sd15", "small", tmp_path / "fp32.safetensors", dtype=torch.float32)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    ck = load_checkpoint(path, want_vae=False)
+    original = weights(ck.model)
+    m, _ = load_lora_for_models(ck.model, ck.clip, lora_state_dict(seed=11), 1.0, 1.0)
+    sync_weights(m)
+    assert not same(weights(ck.model), original)
+    assert same(weights(load_checkpoint(path, want_vae=False, want_clip=False).model), original)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    sync_weights(ck.model)
+    assert same(weights(ck.model), original)
