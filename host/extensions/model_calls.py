@@ -16,6 +16,17 @@ V3_FUNCTIONS = {"EmptyImage": "generate", "ImageInvert": "invert", "SaveImage": 
                 "RebatchLatents": "rebatch"}
 
 
+def _ksampler_module() -> Any:
+    """host.models.sampling.ksampler, loaded through the package first: importing the submodule directly
+    before anything asked the package for its ``ksampler`` function would leave the module in its place."""
+    import sys
+
+    import host.models.sampling as sampling
+
+    assert callable(sampling.ksampler)
+    return sys.modules["host.models.sampling.ksampler"]
+
+
 def _manager() -> Any:
     from builtin_nodes.node_env import manager
 
@@ -89,9 +100,7 @@ def vae_info(vae: Any) -> dict[str, Any]:
 # -- MODEL ---------------------------------------------------------------------------------------------
 def model_info(model: Any) -> dict[str, Any]:
     """What a ModelPatcher proxy answers locally: the family, its latent format and its sigmas."""
-    from host.models.sampling.ksampler import model_sampling_of
-
-    ms = model_sampling_of(model)
+    ms = _ksampler_module().model_sampling_of(model)
     family = getattr(model, "family", None)
     return {"prediction": str(getattr(model, "prediction", "eps")),
             "latent_channels": int(getattr(model, "latent_channels", 4)),
@@ -125,7 +134,8 @@ def sample(model: Any, noise: Any, steps: int, cfg: float, sampler_name: str, sc
            start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = False,
            noise_mask: Any = None, seed: int | None = None, sigmas: Any = None) -> Any:
     """``comfy.sample.sample`` on the host: the host's KSampler with the pack's noise; returns the samples."""
-    from host.models.sampling import SamplingInterrupted, ksampler
+    from host.models.sampling import SamplingInterrupted
+    ksampler = _ksampler_module().ksampler
     from isolate.context import InterruptProcessingException, interrupt_requested, report_progress
 
     models = _manager()
@@ -151,9 +161,8 @@ def sample(model: Any, noise: Any, steps: int, cfg: float, sampler_name: str, sc
 
 def model_calculate_sigmas(model: Any, scheduler: str, steps: int) -> Any:
     from host.models.sampling import calculate_sigmas
-    from host.models.sampling.ksampler import model_sampling_of
 
-    return calculate_sigmas(model_sampling_of(model), scheduler, steps)
+    return calculate_sigmas(_ksampler_module().model_sampling_of(model), scheduler, steps)
 
 
 _METHODS["DiffusionModel"]["calculate_sigmas"] = model_calculate_sigmas
