@@ -160,6 +160,7 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     from host.server import (
         routes_files,
         routes_jobs,
+        routes_metrics,
         routes_previews,
         routes_prompt,
         routes_system,
@@ -180,8 +181,12 @@ def build_app(registry: Registry, config: ServerConfig | None = None,
     manager = models if models is not None else default_models(config)
     app[MODELS] = app[STATE].models = manager
     app[STATE].pool = workers
+    from host.server.metrics import Metrics
+
+    app[STATE].metrics = Metrics()
     routes = (routes_prompt.routes() + routes_jobs.routes() + routes_system.routes() + routes_user.routes()
-              + routes_files.routes() + routes_previews.routes() + routes_web.routes() + list(extra_routes or []))
+              + routes_files.routes() + routes_previews.routes() + routes_web.routes() + routes_metrics.routes()
+              + list(extra_routes or []))
     users.install(app, config)
     routes_files.setup(app)
     app.add_routes(routes_files.internal_routes() + routes_web.root_routes())  # no /api twin, as ComfyUI

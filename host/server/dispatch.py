@@ -62,6 +62,7 @@ async def run_one(state: ServerState, worker: Any, item: QueueItem) -> None:
     state.sockets.client_of[item.prompt_id] = item.extra_data.get("client_id")
     started = time.monotonic()
     done: WorkerResult | None = None
+    outcome: str | None = None
     try:
         done = await worker.execute(item)
         result = done.result
@@ -69,9 +70,12 @@ async def run_one(state: ServerState, worker: Any, item: QueueItem) -> None:
     except WorkerLost as lost:
         if state.config.requeue_running and item.attempts == 0:
             worker.running = None
+            if state.metrics is not None:
+                state.metrics.prompt_done(worker.name, "requeued", time.monotonic() - started, None)
             requeue(state, item, lost)
             return
         outputs, status, meta, messages = {}, "error", {}, [["execution_error", lost_error(item, lost)]]
+        outcome = "worker_lost"
         state.sockets.send_soon({"type": "execution_error", "data": messages[0][1]},
                                 state.sockets.client_of.get(item.prompt_id))
     except Exception as exc:  # the executor itself failed: record it, keep serving
@@ -80,7 +84,7 @@ async def run_one(state: ServerState, worker: Any, item: QueueItem) -> None:
     finally:
         worker.running = None
     if state.metrics is not None:
-        state.metrics.prompt_done(worker.name, status, time.monotonic() - started, done)
+        state.metrics.prompt_done(worker.name, outcome or status, time.monotonic() - started, done)
     finish(state, item, outputs, status, meta, messages)
 
 

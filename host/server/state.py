@@ -87,7 +87,7 @@ class ServerState:
     #: what runs prompts (host.server.workers): the in-process executor by default, Ray actors with
     #: ``--workers ray``
     pool: Any = None
-    #: the /metrics figures (host.server.metrics.Metrics), None when prometheus-client is not installed
+    #: the /metrics figures (host.server.metrics.Metrics), built by build_app
     metrics: Any = None
 
     def apply_free(self) -> None:

@@ -120,3 +120,18 @@ async def until(check: Any, client: Any) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the queue never got there")
+
+
+async def test_metrics_per_worker(served) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await history_of(served.client, await post(served.client, who(50)))
+    text = await (await served.client.get("/metrics")).text()
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in text_string_to_metric_families(text) for s in family.samples}
+    workers = {dict(labels)["worker"] for name, labels in got if name == "nodehost_shared_memory_bytes"}
+    assert workers == {"ray-0", "ray-1"}
+    assert got[("nodehost_workers", (("state", "ready"),))] == 2
+    done = sum(v for (name, labels), v in got.items()
+               if name == "nodehost_prompts_total" and dict(labels)["outcome"] == "success")
+    assert done >= 1 and got[("nodehost_node_duration_seconds_count", (("class_type", "WhoAmI"),))] >= 1
