@@ -1,4 +1,4 @@
-"""KSampler and KSamplerAdvanced from ComfyUI's ``nodes``, over ``host.models.sampling.ksampler``.
+"""KSampler and KSamplerAdvanced from ComfyUI's ``nodes``, over ``host.models.sampling.ksampler_run``.
 
 Progress is reported per step through the running node's progress hook (ComfyUI's ``progress`` message), with
 a latent preview per ``--preview-method``; an interrupt is checked every step and ends the prompt
@@ -27,8 +27,7 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
                     disable_noise: bool = False, start_step: int | None = None, last_step: int | None = None,
                     force_full_denoise: bool = False) -> tuple[dict[str, Any]]:
     """Sample ``latent`` with ``model``; the result is a copy of the LATENT dict with new samples."""
-    from host.models.sampling import LatentChannelsMismatch, SamplingInterrupted
-    from host.models.sampling.ksampler import ksampler  # the function, whichever loaded the submodule first
+    from host.models.sampling import LatentChannelsMismatch, SamplingInterrupted, ksampler
     from isolate.context import InterruptProcessingException, interrupt_requested, report_progress
 
     samples = latent["samples"]

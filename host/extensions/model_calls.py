@@ -17,14 +17,10 @@ V3_FUNCTIONS = {"EmptyImage": "generate", "ImageInvert": "invert", "SaveImage": 
 
 
 def _ksampler_module() -> Any:
-    """host.models.sampling.ksampler, loaded through the package first: importing the submodule directly
-    before anything asked the package for its ``ksampler`` function would leave the module in its place."""
-    import sys
+    """host.models.sampling.ksampler_run (KSampler's run and its helpers)."""
+    import importlib
 
-    import host.models.sampling as sampling
-
-    assert callable(sampling.ksampler)
-    return sys.modules["host.models.sampling.ksampler"]
+    return importlib.import_module("host.models.sampling.ksampler_run")
 
 
 def _manager() -> Any:

@@ -22,7 +22,7 @@ from .names import SAMPLER_NAMES, SCHEDULER_NAMES
 
 _LAZY = {
     "Denoiser": "denoiser", "PlainDenoiser": "denoiser",
-    "ksampler": "ksampler",
+    "ksampler": "ksampler_run",  # a module named as the function would shadow it once imported
     "ModelSampling": "model_sampling",
     "BrownianTreeNoiseSampler": "noise", "default_noise_sampler": "noise", "prepare_noise": "noise",
     "SD1_LATENT_RGB": "preview", "latent_preview_image": "preview", "latent_to_rgb": "preview",

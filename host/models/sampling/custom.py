@@ -15,11 +15,10 @@ from torch import Tensor
 
 # through the package first: loading the submodule ``ksampler`` by its own name would rebind the package's
 # ``ksampler`` (the function, loaded lazily) to the module
-from . import ksampler as _ksampler  # noqa: F401
 from .conds import Cond, add_same_area, class_embedding, resolve, share_positive
 from .errors import SamplingInterrupted, WrongInputType
 from .guidance import GuidedDenoiser, ModelCall, calc_cond_batch
-from .ksampler import fix_empty_latent_channels, inpaint_concat, model_sampling_of, prepare_mask
+from .ksampler_run import fix_empty_latent_channels, inpaint_concat, model_sampling_of, prepare_mask
 from .model_sampling import ModelSampling
 from .noise import cpu_generator, prepare_noise
 from .sigma_ops import check_sigmas

@@ -14,7 +14,7 @@ import nodes
 from comfy.latent_formats import SD15
 from comfy.ldm.modules.attention import optimized_attention  # noqa: F401  (an internal nodehost lacks)
 from comfy.model_patcher import ModelPatcher
-from comfy_extras.nodes_custom_sampler import SamplerCustomAdvanced  # noqa: F401
+from comfy_extras.nodes_model_advanced import ModelSamplingDiscrete  # noqa: F401
 from nodes import MAX_RESOLUTION, SaveImage
 
 _original_get_output_data = execution.get_output_data
@@ -100,7 +100,7 @@ class SDKModelFacts:
             "clone_has_patch": "attn1_patch" in clone.model_options["transformer_options"].get("patches", {}),
             "original_untouched": "patches" not in model.model_options["transformer_options"],
             "device_type": comfy.model_management.get_torch_device().type,
-            "standin": repr(SamplerCustomAdvanced) if "stand-in" in repr(SamplerCustomAdvanced) else "host",
+            "standin": repr(ModelSamplingDiscrete) if "stand-in" in repr(ModelSamplingDiscrete) else "host",
         }
         return {"ui": {"facts": [facts]}, "result": (model, str(sorted(facts)))}
 
