@@ -109,6 +109,9 @@ class RemoteRunner(NodeRunner):
         self.bridge: Any = None
         #: the executor's context of each prompt with a call in flight here (host calls run in it)
         self._contexts: dict[str, Any] = {}
+        #: the shm hold owners of the execute calls in flight: tensors the host sends while one runs (answers to
+        #: the pack's calls into the host) are held until its result is decoded, as its inputs are
+        self._executing: set[str] = set()
         #: children started, and found dead and replaced (/metrics)
         self.starts = self.crashes = 0
 
@@ -208,8 +211,10 @@ class RemoteRunner(NodeRunner):
         the call being encoded, if any (see ``execute``)."""
         handle = self.shm.export(tensor, owner=self.name)
         hold = _CALL_HOLD.get()
-        if hold is not None and handle.segment:
-            self.shm.acquire(handle, hold)
+        holds = [hold] if hold is not None else list(self._executing)
+        if handle.segment:
+            for owner in holds:  # a host call's answer (bridge) may be passed through to the node's outputs too
+                self.shm.acquire(handle, owner)
         return handle
 
     def _release(self, params: p.ReleaseParams) -> None:
@@ -266,12 +271,14 @@ class RemoteRunner(NodeRunner):
             wire = self._wire(call)
         finally:
             _CALL_HOLD.reset(token)
+        self._executing.add(hold)
         try:
             with self._hook_of(call):
                 out = await self._call("execute", wire, p.WireResult)
             return NodeResult(values=tuple(self.codec.decode(out.values)), ui=self.codec.decode(out.ui),
                               expand=self.codec.decode(out.expand))
         finally:
+            self._executing.discard(hold)
             self.shm.release_owner(hold)
 
     @contextlib.contextmanager
