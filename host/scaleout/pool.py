@@ -72,7 +72,7 @@ class RayWorker:
         job = PromptJob(item.prompt_id, item.prompt, item.extra_data | item.sensitive, item.outputs, inputs)
         deadline = self.pool.settings.prompt_deadline
         try:
-            finished = await asyncio.wait_for(self._stream(job, state), deadline)
+            finished = await asyncio.wait_for(self._run(job, state), deadline)
         except TimeoutError:
             self.pool.ray.kill(self.handle, no_restart=False)  # Ray starts it again
             self.restarting()
@@ -86,29 +86,52 @@ class RayWorker:
         self._holds, self._recent = finished.holds, node_keys(item.prompt)
         return WorkerResult(finished.result, finished.timings)
 
+    async def _run(self, job: PromptJob, state: ServerState) -> Finished:
+        """The job's stream; refused before its first frame because Ray found the actor unavailable (restarting,
+        or restarted under it: lost some other way than by this prompt), it waits for the new process and is
+        sent once more: no event of it was seen, so none of its nodes ran."""
+        started: list[bool] = []
+        try:
+            return await self._stream(job, state, started)
+        except self.pool.ray.exceptions.ActorUnavailableError:
+            if started:
+                raise
+            log.warning("worker %s was restarting when prompt %s reached it: sent again once it is back",
+                        self.name, job.prompt_id)
+            if self._restarted is None:
+                self.restarting()
+            await asyncio.shield(self._restarted)
+            return await self._stream(job, state, started)
+
     def restarting(self) -> None:
-        """The actor is being restarted by Ray: not ready until it answers again (its process, its models and
+        """The actor is being restarted by Ray: not ready until its new process answers (its models and
         caches are new)."""
         self.ready = False
         self._holds, self._recent = [], set()
-        self._restarted = asyncio.ensure_future(self._wait_restarted())
+        self._restarted = asyncio.ensure_future(self._wait_restarted(self.info.pid))
 
-    async def _wait_restarted(self) -> None:
+    async def _wait_restarted(self, old_pid: int) -> None:
+        # the old process can still answer for a moment after ray.kill (it serves calls concurrently with the
+        # prompt it hangs in): only an answer from another process means the restart is done
         while True:
             try:
-                self.info = await self.handle.info.remote()
-                break
+                info = await self.handle.info.remote()
+                if info.pid != old_pid:
+                    self.info = info
+                    break
             except self.pool.ray.exceptions.RayActorError:  # not back yet (or lost again): ask again
-                await asyncio.sleep(0.5)
+                pass
+            await asyncio.sleep(0.5)
         self.ready, self._restarted = True, None
         log.info("worker %s is back (pid %d)", self.name, self.info.pid)
 
-    async def _stream(self, job: PromptJob, state: ServerState) -> Finished:
+    async def _stream(self, job: PromptJob, state: ServerState, started: list[bool]) -> Finished:
         stream = self.handle.run.options(num_returns="streaming").remote(job)
         finished: Finished | None = None
         try:
             async for ref in stream:
                 frame = await ref
+                started.append(True)
                 if isinstance(frame, Finished):
                     await self.pool.write(frame.files)
                     finished = frame
