@@ -217,6 +217,10 @@ def main() -> int:
     asyncio.run(executor.run(workflow(128), "first"))
     out["first_prompt_128_s"] = time.perf_counter() - t0
     out["load_s"] = sink.node_time("1")
+    for node, name in (("2", "encode"), ("5", "ksampler"), ("6", "vae_decode")):  # where the first prompt's time went
+        out[f"first_prompt_{name}_s"] = sink.node_time(node)
+    first_steps = sink.step_times()
+    out["first_prompt_step_s"] = max(first_steps) if first_steps else float("nan")
     ck = manager.load_checkpoint(models / "checkpoints" / CHECKPOINT)
     out["weights_read_s"] = sum(p.weights.read_s for p in (ck.model, ck.clip, ck.vae) if p.weights is not None)
     for size in (int(s) for s in args.sizes.split(",")):

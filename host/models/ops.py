@@ -6,9 +6,10 @@
 
 ``Conv2d``: on the CPU, in inference (no grad), fp32, at feature maps of at most 16x16, oneDNN reorders a plain
 weight to its blocked layout on every call; at the UNet's deep levels (1280 channels at 2x2..16x16) that reorder costs
-several times the convolution itself. The weight is reordered once (``mkldnn_reorder_conv2d_weight``) and the
-blocked copy kept beside it, rebuilt when the weight changes (its storage or version: a LoRA patch, a move).
-Same arithmetic (oneDNN computes both), results equal to ``F.conv2d`` within float rounding.
+several times the convolution itself. The weight is prepacked once (``torch.ops.mkldnn_prepacked.conv2d_prepack``,
+the op ``torch.jit.freeze`` uses: one reorder straight from the dense weight, no intermediate copy) for the first input
+shape seen, and the packed context kept beside the weight, rebuilt when the weight or bias changes (its storage or
+version: a LoRA patch, a move). Same arithmetic (oneDNN computes both): results equal ``F.conv2d``'s bit for bit.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from torch import nn
 PACK_MAX_PIXELS = 16 * 16
 
 
-def _packable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+def _packable(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
     return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and (bias is None or bias.dtype == torch.float32)
             and x.dim() == 4 and x.shape[2] * x.shape[3] <= PACK_MAX_PIXELS and not torch.is_grad_enabled()
             and torch.backends.mkldnn.is_available() and not weight.is_meta)
 
@@ -53,25 +55,23 @@ class LayerNorm(nn.LayerNorm):
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` with a cached reordered weight on the CPU."""
+    """``nn.Conv2d`` with a cached prepacked weight on the CPU."""
 
     _packed: Any = None
-    _packed_for: tuple[int, int] | None = None
+    _packed_for: tuple[int, ...] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight
-        if self.padding_mode != "zeros" or isinstance(self.padding, str) or not _packable(x, w):
-            return self._conv_forward(x, _cast(w, x), _cast(self.bias, x))
-        stamp = (w.data_ptr(), w._version)
+        w, b = self.weight, self.bias
+        if self.padding_mode != "zeros" or isinstance(self.padding, str) or not _packable(x, w, b):
+            return self._conv_forward(x, _cast(w, x), _cast(b, x))
+        stamp = (w.data_ptr(), w._version) + (() if b is None else (b.data_ptr(), b._version))
         if self._packed is None or self._packed_for != stamp:
-            self._packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
-                w.detach().contiguous().to_mkldnn(), list(self.padding), list(self.stride), list(self.dilation),
-                self.groups, list(x.shape))
+            self._packed = None  # the old context's memory goes before the new one is made
+            self._packed = torch.ops.mkldnn_prepacked.conv2d_prepack(
+                w.detach().contiguous(), None if b is None else b.detach(), list(self.stride), list(self.padding),
+                list(self.dilation), self.groups, list(x.shape), "none")
             self._packed_for = stamp
-        b = None if self.bias is None else self.bias.detach()
-        out = torch.ops.mkldnn._convolution_pointwise(x, self._packed, b, list(self.padding), list(self.stride),
-                                                      list(self.dilation), self.groups, "none", [], "")
-        return out.contiguous()
+        return torch.ops.mkldnn_prepacked.conv2d_run(x.contiguous(), self._packed)
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         self._packed = self._packed_for = None  # a move or cast: the blocked copy is rebuilt from the new weight
