@@ -180,3 +180,64 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
 async def _running(client: TestClient, prompt_id: str) -> bool:
     queue = await (await client.get("/queue")).json()
     return any(item[1] == prompt_id for item in queue["queue_running"])
+
+
+def test_serve_watch_packs_flag(tmp_path: Path) -> None:
+    """``nodehost serve --watch-packs``, a real server process: the edited pack's new node appears, and the
+    page's listener is served among the frontend extensions."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    pack = tmp_path / "extensions" / "watch_pack"
+    pack.mkdir(parents=True)
+    write_pack(pack, pack_source("v1"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--watch-packs", "--port", str(port),
+                             "--extensions-dir", str(pack.parent), "--envs-dir", str(tmp_path / "envs"), "--offline",
+                             "--memory-only", "--base-directory", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> Any:
+        return json.loads(urllib.request.urlopen(base + path, timeout=30).read())
+
+    try:
+        for _ in range(600):
+            try:
+                info = get("/object_info")
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert "WatchEcho" in info and "WatchNew" not in info
+        assert "/extensions/nodehost/watch_packs.js" in get("/extensions")
+        js = urllib.request.urlopen(base + "/extensions/nodehost/watch_packs.js", timeout=10).read().decode()
+        assert "nodehost.node_defs_changed" in js and "refreshComboInNodes" in js
+        write_pack(pack, pack_source("v2", ("WatchEcho", "WatchNew")))
+        for _ in range(300):
+            if "WatchNew" in get("/object_info"):
+                break
+            time.sleep(0.05)
+        assert "WatchNew" in get("/object_info")
+        [status] = get("/api/nodehost/packs")
+        assert status["state"] == "ready" and status["reloads"] == 1 and status["nodes"] == ["WatchEcho", "WatchNew"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "pack watch_pack reloaded: 2 nodes (added ['WatchNew']" in log
+
+
+def test_watch_packs_refuses_ray_workers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "host.cli", "serve", "--watch-packs", "--workers", "ray",
+                           "--base-directory", str(tmp_path), "--memory-only"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "--watch-packs needs --workers local" in done.stderr
