@@ -49,7 +49,9 @@ WATCH = web.AppKey("nodehost_pack_watch", WatchState)
 def install(app: web.Application, quiet: float = 1.0, interval: float = 0.5) -> None:
     """Watch the packs once they are loaded; stop before they are closed (on the app built by build_app)."""
     app[WATCH] = WatchState(quiet=quiet, interval=interval)
-    app[STATE].config.extra.setdefault("web_extensions", {})["nodehost"] = str(WEB_DIR)
+    extra = app[STATE].config.extra
+    extra["watch_packs"] = True  # packs that fail to import at start keep their runner (watched too)
+    extra.setdefault("web_extensions", {})["nodehost"] = str(WEB_DIR)
     app.cleanup_ctx.append(_lifecycle)
     app.add_routes([web.get("/nodehost/packs", pack_status), web.get("/api/nodehost/packs", pack_status)])
 
@@ -66,6 +68,7 @@ async def watch(state: ServerState, record: WatchState) -> None:
 
     await state.ready.wait()
     runners = {r.name: r for r in state.runners}
+    runners |= {s.name: s.runner for s in state.packs if getattr(s, "runner", None) is not None}  # failed imports
     record.packs = sorted(runners)
     if not runners:
         log.info("--watch-packs: no loaded pack to watch")
@@ -97,6 +100,8 @@ async def reload(state: ServerState, record: WatchState, runner: Any, files: lis
         result.notes.append("its requirements or install.py changed: a reload does not rebuild the environment; "
                             f"restart the server (or run `nodehost ext rebuild {runner.name}`)")
     _update_status(state, result)
+    if result.ok and runner not in state.runners:  # a pack that failed to import at start loads now
+        _connect(state, runner)
     record.reloads[runner.name] = record.reloads.get(runner.name, 0) + 1
     record.last[runner.name] = {"at": time.time(), "seconds": round(time.monotonic() - started, 3),
                                 "files": files, "ok": result.ok, "error": result.error, "added": result.added,
@@ -129,13 +134,24 @@ async def _reload_here(state: ServerState, runner: Any, files: list[str]) -> Any
     return result
 
 
+def _connect(state: ServerState, runner: Any) -> None:
+    """A runner joins the loaded ones (its routes, web folder, closing at shutdown), its pack's messages sent to
+    the WebSocket clients as start_packs does for the others."""
+    loop = asyncio.get_running_loop()
+    runner.on_message = lambda event, data, sid: loop.call_soon_threadsafe(
+        state.sockets.send_soon, {"type": event, "data": data}, sid)
+    runner.on_text = lambda text, node_id, sid: loop.call_soon_threadsafe(
+        state.sockets.send_soon, {"type": "__text__", "text": text, "node_id": node_id}, sid)
+    state.runners.append(runner)
+
+
 def _update_status(state: ServerState, result: Any) -> None:
     status = next((s for s in state.packs if s.name == result.pack), None)
     if status is None:
         return
     status.nodes = list(result.nodes)
     if result.ok:
-        status.state, status.reason = "ready", ""
+        status.state, status.reason, status.runner = "ready", "", None
     else:
         status.state = "failed"
         status.reason = f"reload failed: {result.error} (the definitions from before the edit are kept)"

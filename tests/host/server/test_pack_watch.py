@@ -47,10 +47,10 @@ def write_pack(pack: Path, source: str) -> None:
     (pack / "__init__.py").write_text(source)
 
 
-def watched_app(paths: Any, tmp_path: Path) -> tuple[Any, Path]:
+def watched_app(paths: Any, tmp_path: Path, source: str = pack_source("v1")) -> tuple[Any, Path]:
     pack = tmp_path / "extensions" / "watch_pack"
     pack.mkdir(parents=True)
-    write_pack(pack, pack_source("v1"))
+    write_pack(pack, source)
     registry = Registry()
     load_builtin(registry, paths)
     app = build_app(registry, ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir,
@@ -150,6 +150,23 @@ async def test_a_broken_edit_keeps_the_old_nodes_marked_failed(paths, tmp_path: 
         assert (await reloads(client))["state"] == "ready"
         await run(client, "WatchEcho", "fixed")  # the inputs of "before": its cached output is gone
         assert (await history(client, "fixed"))["outputs"]["n"]["text"] == ["v3:WatchEcho"]
+        await ws.close()
+
+
+async def test_a_pack_broken_at_start_loads_once_fixed(paths, tmp_path: Path) -> None:
+    app, pack = watched_app(paths, tmp_path, "import missing_module_xyz\n")
+    async with TestClient(TestServer(app)) as client:
+        ws = await client.ws_connect("/ws?clientId=w")
+        await ws.receive_json()
+        status = await reloads(client)
+        assert status["state"] == "failed" and "missing_module_xyz" in status["reason"] and status["watched"]
+        assert "WatchEcho" not in await (await client.get("/object_info")).json()
+        write_pack(pack, pack_source("v1"))
+        event = await node_events(ws)
+        assert event["ok"] is True and event["added"] == ["WatchEcho"]
+        assert (await reloads(client))["state"] == "ready"
+        await run(client, "WatchEcho", "now")
+        assert (await history(client, "now"))["outputs"]["n"]["text"] == ["v1:WatchEcho"]
         await ws.close()
 
 
