@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -142,9 +143,16 @@ class Reload:
     notes: list[str] = field(default_factory=list)
 
 
-def import_error(info: PackInfo) -> str:
-    """A failed import's one-line reason (the exception's last line and the host modules it missed)."""
-    error = info.failures["<import>"].split("while importing, the pack\n")[0].strip().splitlines()[-1]
+def import_error(info: PackInfo, pack_dir: Path | None = None) -> str:
+    """A failed import's one-line reason: the exception's last line, where in the pack it was raised (the
+    innermost frame in ``pack_dir``) and the host modules it missed."""
+    trace = info.failures["<import>"].split("while importing, the pack\n")[0].strip()
+    error = trace.splitlines()[-1]
+    if pack_dir is not None:
+        root = str(pack_dir.resolve())
+        frames = [(f, n) for f, n in re.findall(r'File "([^"]+)", line (\d+)', trace) if f.startswith(root + "/")]
+        if frames:
+            error += f" (at {frames[-1][0][len(root) + 1:]}:{frames[-1][1]})"
     return "; ".join([error] + describe_missing(info.missing_imports))
 
 
@@ -159,7 +167,7 @@ async def reload_pack(registry: Registry, runner: RemoteRunner, files: list[str]
     except Exception as exc:  # it died at import (os._exit, a segfault) or never answered
         info = PackInfo(name, [], failures={"<import>": f"{type(exc).__name__}: {exc}"})
     if "<import>" in info.failures:
-        runner.failed = import_error(info)
+        runner.failed = import_error(info, runner.pack_dir)
         await runner.stop_child()
         registry.failures[f"{name}:<import>"] = info.failures["<import>"]
         kept = [n for n, b in registry.nodes.items() if b.runner is runner]

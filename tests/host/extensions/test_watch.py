@@ -101,3 +101,34 @@ def test_stale_bytecode_of_changed_files_is_dropped(tmp_path: Path) -> None:
                            cfile=str(tmp_path / "__pycache__" / f"{name}.cpython-311.pyc"))
     drop_stale_bytecode(tmp_path, ["a.py", "config.json", "gone/c.py"])
     assert sorted(p.name for p in (tmp_path / "__pycache__").iterdir()) == ["b.cpython-311.pyc"]
+
+
+async def test_reload_pack_of_a_child_that_dies_at_import(tmp_path: Path) -> None:
+    """reload_pack on a real child: an edit whose import kills the process keeps the old nodes and refuses calls
+    with the reason; the next good edit rebinds and runs."""
+    from host.extensions.packs import start_pack
+    from host.extensions.remote import PackReloadFailed
+    from host.extensions.watch import reload_pack
+    from host.registry import Registry
+
+    node = ('class {0}:\n    @classmethod\n    def INPUT_TYPES(cls):\n        return {{"required": {{}}}}\n'
+            '    RETURN_TYPES = ("INT",)\n    FUNCTION = "run"\n    def run(self):\n        return ({1},)\n')
+    pack = tmp_path / "dies_pack"
+    touch(pack / "__init__.py", node.format("Seven", 7) + 'NODE_CLASS_MAPPINGS = {"Seven": Seven}\n')
+    registry = Registry()
+    runner, _ = await start_pack(registry, pack)
+    try:
+        registry.freeze()
+        touch(pack / "__init__.py", "import os\nos._exit(3)\n")
+        result = await reload_pack(registry, runner, ["__init__.py"])
+        assert not result.ok and "3" in result.error and result.nodes == ["Seven"]
+        assert list(registry.nodes) == ["Seven"] and runner.child is None
+        with pytest.raises(PackReloadFailed, match="dies_pack"):
+            await runner.validate("Seven", {})
+        touch(pack / "__init__.py", node.format("Eight", 8) + 'NODE_CLASS_MAPPINGS = {"Eight": Eight}\n')
+        result = await reload_pack(registry, runner, ["__init__.py"])
+        assert result.ok and (result.added, result.removed) == (["Eight"], ["Seven"])
+        assert runner.failed is None and list(registry.nodes) == ["Eight"]
+        assert registry.failures == {}
+    finally:
+        await runner.close()
