@@ -94,6 +94,8 @@ async def reload(state: ServerState, record: WatchState, runner: Any, files: lis
             await asyncio.sleep(0.05)
         assert state.worker is not None
         result = await asyncio.wrap_future(state.worker.submit(_reload_here(state, runner, files)))
+        if result.ok:
+            await revalidate_queued(state, runner.name, set(result.nodes) | set(result.removed))
     finally:
         state.dispatching.set()
     if any(Path(f).name in DEPENDENCY_FILES for f in files):
@@ -132,6 +134,35 @@ async def _reload_here(state: ServerState, runner: Any, files: list[str]) -> Any
         for key in [k for k, r in executor.instances.items() if r is runner]:
             del executor.instances[key]
     return result
+
+
+async def revalidate_queued(state: ServerState, pack: str, names: set[str]) -> None:
+    """Queued prompts using the reloaded pack's nodes are validated again against their new definitions (as
+    after a restart); one that no longer validates leaves the queue recorded as failed, its client told."""
+    from host.executor.errors import ValidationFailed
+    from host.executor.validation import validate_prompt
+    from host.server.dispatch import finish
+
+    assert state.validator is not None
+    for item in state.queue.pending():
+        if not any(isinstance(n, dict) and n.get("class_type") in names for n in item.prompt.values()):
+            continue
+        try:
+            validated = await asyncio.wrap_future(state.validator.submit(
+                validate_prompt(item.prompt, state.registry, item.outputs)))
+        except ValidationFailed as failed:
+            state.queue.delete({item.prompt_id})
+            error = {"prompt_id": item.prompt_id, "node_id": None, "node_type": None, "executed": [],
+                     "exception_message": f"pack {pack!r} was reloaded and this queued prompt no longer "
+                                          f"validates: {failed.error.line()}",
+                     "exception_type": "ValidationFailed", "traceback": [], "current_inputs": {},
+                     "current_outputs": [], "timestamp": int(time.time() * 1000)}
+            client = item.extra_data.get("client_id")
+            state.sockets.client_of[item.prompt_id] = client
+            state.sockets.send_soon({"type": "execution_error", "data": error}, client)
+            finish(state, item, {}, "error", {}, [["execution_error", error]])
+            continue
+        item.validated, item.outputs = validated, validated.outputs
 
 
 def _connect(state: ServerState, runner: Any) -> None:

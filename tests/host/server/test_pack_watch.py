@@ -171,7 +171,7 @@ async def test_a_pack_broken_at_start_loads_once_fixed(paths, tmp_path: Path) ->
 
 
 async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> None:
-    app, pack = watched_app(paths, tmp_path)
+    app, pack = watched_app(paths, tmp_path, pack_source("v1", ("WatchEcho", "WatchGone")))
     async with TestClient(TestServer(app)) as client:
         ws = await client.ws_connect("/ws?clientId=w")
         await ws.receive_json()
@@ -180,8 +180,9 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
             "b": {"class_type": "WatchEcho", "inputs": {"seconds": 0.0, "after": ["a", 0]}}}})
         assert resp.status == 200
         await wait_for(lambda: _running(client, "long"))
-        write_pack(pack, pack_source("v2"))
+        write_pack(pack, pack_source("v2"))  # WatchGone removed
         await run(client, "WatchEcho", "queued", seconds=0.01)  # queued behind it: kept, runs after the reload
+        await run(client, "WatchGone", "gone", seconds=0.01)  # validated again after the reload: fails
         event = await node_events(ws)
         assert event["ok"] is True
         long = await history(client, "long")
@@ -189,6 +190,10 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
         assert long["outputs"]["a"]["text"] == long["outputs"]["b"]["text"] == ["v1:WatchEcho"]  # all of it old
         queued = await history(client, "queued")
         assert queued["status"]["status_str"] == "success" and queued["outputs"]["n"]["text"] == ["v2:WatchEcho"]
+        gone = await history(client, "gone")
+        error = dict(gone["status"]["messages"])["execution_error"]
+        assert error["exception_type"] == "ValidationFailed" and "WatchGone" in error["exception_message"]
+        assert "'watch_pack' was reloaded" in error["exception_message"]
         waited = (await reloads(client))["last_reload"]["seconds"]
         assert waited > 1.0  # it waited for the running prompt (about 2.5 s less the debounce)
         await ws.close()
