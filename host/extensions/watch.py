@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,23 +36,22 @@ Snapshot = dict[str, tuple[int, int]]
 
 
 def snapshot(pack_dir: Path) -> Snapshot:
-    """``relative path -> (size, mtime_ns)`` of the pack's source files (hidden folders, ``__pycache__`` and
-    ``node_modules`` skipped). A folder that is gone is an empty snapshot."""
+    """``relative path -> (size, mtime_ns)`` of the pack's source files; hidden folders (``.git``),
+    ``__pycache__`` and ``node_modules`` are not walked. A folder that is gone is an empty snapshot."""
     files: Snapshot = {}
-    try:
-        paths = list(pack_dir.rglob("*"))
-    except OSError:
-        return files
-    for path in paths:
-        rel = path.relative_to(pack_dir)
-        if path.suffix not in _SOURCE_SUFFIXES or any(p in _SKIPPED_DIRS or p.startswith(".") for p in rel.parts):
-            continue
-        try:
-            st = path.stat()
-        except OSError:  # removed while we looked
-            continue
-        if path.is_file():
-            files[rel.as_posix()] = (st.st_size, st.st_mtime_ns)
+    root = str(pack_dir)
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")]
+        for name in names:
+            if os.path.splitext(name)[1] not in _SOURCE_SUFFIXES:
+                continue
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # removed while we looked
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files[os.path.relpath(path, root).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
     return files
 
 
@@ -86,6 +87,8 @@ class PackWatcher:
         self._seen: dict[str, Snapshot] = {}
         self._pending: dict[str, set[str]] = {}
         self._last_change: dict[str, float] = {}
+        #: how long the last look at every pack took
+        self.scan_seconds = 0.0
 
     def _snapshots(self) -> dict[str, Snapshot]:
         return {name: snapshot(path) for name, path in self.packs.items()}
@@ -95,14 +98,18 @@ class PackWatcher:
         self._seen = await asyncio.to_thread(self._snapshots)
 
     async def run(self) -> None:
+        """Poll forever; between looks at least ``interval``, and ten times what the last look took (large pack
+        folders are never scanned more than a tenth of the time)."""
         await self.start()
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(max(self.interval, 10 * self.scan_seconds))
             await self.poll()
 
     async def poll(self) -> list[str]:
         """One look at every pack; returns the packs handed to ``on_change`` now."""
+        began = time.monotonic()
         current = await asyncio.to_thread(self._snapshots)
+        self.scan_seconds = time.monotonic() - began
         now = self.clock()
         for name, snap in current.items():
             changed = changed_files(self._seen.get(name, {}), snap)
