@@ -111,9 +111,11 @@ async def reload(state: ServerState, record: WatchState, runner: Any, files: lis
     if result.ok:
         log.info("pack %s reloaded: %d nodes (added %s, removed %s, changed %s)", runner.name, len(result.nodes),
                  result.added or "none", result.removed or "none", result.changed or "none")
+    elif result.nodes:
+        log.error("pack %s failed to reload: %s (its %d nodes from before the edit are kept, and cannot run until "
+                  "it imports again)", runner.name, result.error, len(result.nodes))
     else:
-        log.error("pack %s failed to reload, its nodes from before the edit are kept but cannot run: %s",
-                  runner.name, result.error)
+        log.error("pack %s still fails to import: %s", runner.name, result.error)
     for note in result.notes:
         log.warning("pack %s: %s", runner.name, note)
     state.sockets.send_soon({"type": EVENT, "data": {
@@ -185,7 +187,8 @@ def _update_status(state: ServerState, result: Any) -> None:
         status.state, status.reason, status.runner = "ready", "", None
     else:
         status.state = "failed"
-        status.reason = f"reload failed: {result.error} (the definitions from before the edit are kept)"
+        kept = " (the definitions from before the edit are kept)" if result.nodes else ""
+        status.reason = f"reload failed: {result.error}{kept}"
 
 
 async def pack_status(request: web.Request) -> web.Response:

@@ -1,6 +1,7 @@
 // nodehost's frontend extension for `nodehost serve --watch-packs` (served as /extensions/nodehost/...).
 // The server sends "nodehost.node_defs_changed" to every client after it reloaded an edited node pack;
-// the page then reads /object_info again, as its "Refresh Node Definitions" command does.
+// when definitions were added, removed or changed, the page reads /object_info again, as its "Refresh Node
+// Definitions" command does; a failed reload is shown as a toast.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
@@ -14,7 +15,9 @@ app.registerExtension({
         app.extensionManager?.toast?.add({ severity: "error", summary: "nodehost", detail: message, life: 10000 });
         return;
       }
-      await app.refreshComboInNodes();
+      if (detail.added.length || detail.removed.length || detail.changed.length) {
+        await app.refreshComboInNodes();
+      }
     });
   },
 });
