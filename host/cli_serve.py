@@ -74,6 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"nodehost serve: {exc}", file=sys.stderr)
         return 2
     app = build_app(registry, config, models=models.manager, workers=workers)
+    if args.watch_packs:  # an edited pack is reloaded under the running server
+        from host.server.pack_watch import install
+
+        install(app)
     if args.quick_test_for_ci:  # as ComfyUI: start up, then exit
         return 0
     if workers is not None:
@@ -90,6 +94,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def worker_pool(args: argparse.Namespace) -> Any:
     """``--workers``: None (the in-process executor) or a Ray pool (host.scaleout; Ray must be installed)."""
+    if args.workers == "ray" and args.watch_packs:
+        raise ValueError("--watch-packs needs --workers local (each Ray worker loads its own packs)")
     if args.workers != "ray":
         for flag in ("ray_address", "ray_cpu_workers", "ray_prompt_deadline"):
             if getattr(args, flag) is not None:
@@ -170,6 +176,9 @@ def add_serve_parser(sub: Any, add_cache_flags: Any, add_device_flags: Any) -> N
     serve.add_argument("--max-history", type=int, default=10000, help="history entries kept (default 10000)")
     serve.add_argument("--prewarm-packs", action="store_true",
                        help="start every pack's process at start-up (default: on its first use)")
+    serve.add_argument("--watch-packs", action="store_true",
+                       help="reload a node pack whose files change (its process restarts between prompts) and "
+                            "tell the page to refresh its node definitions")
     serve.add_argument("--multi-user", action="store_true", help="users from the Comfy-User header, as ComfyUI")
     serve.add_argument("--memory-only", action="store_true", help="keep queue and history in memory, as ComfyUI")
     serve.add_argument("--requeue-running", action="store_true",

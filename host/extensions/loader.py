@@ -35,6 +35,9 @@ class PackStatus:
     #: requirement lines that were skipped, and other notes on how the environment was made
     notes: list[str] = field(default_factory=list)
     sandbox: str = ""  # how it is sandboxed (host/extensions/sandbox.py describe)
+    #: a pack whose import failed, loaded with ``keep_failed``: its runner, child stopped, calls refused (a
+    #: watching server restarts it once the pack is edited: host/extensions/watch.py)
+    runner: RemoteRunner | None = None
 
 
 def read_manifest(ext_dir: Path, pack: str) -> dict[str, Any] | None:
@@ -93,9 +96,10 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
                           manifests: dict[str, dict[str, Any]] | None = None, shm: ShmHost | None = None,
                           cache: NodeDefCache | None = None, folders: dict[str, Any] | None = None,
                           prewarm: bool = False, sandbox: SandboxConfig | None = None,
-                          ) -> tuple[list[RemoteRunner], list[PackStatus]]:
+                          keep_failed: bool = False) -> tuple[list[RemoteRunner], list[PackStatus]]:
     """Build every pack's environment (in parallel), register its nodes (from ``cache`` when the pack and its
-    environment are unchanged: the child then starts on first use), else start its child to read them."""
+    environment are unchanged: the child then starts on first use), else start its child to read them. With
+    ``keep_failed`` a pack that fails to import keeps its stopped runner in its status (else it is closed)."""
     packs = [p for d in (ext_dir if isinstance(ext_dir, list) else [ext_dir]) for p in discover(d)]
     statuses = [PackStatus(p.name, p, "disabled") for p in packs if p.name.endswith(".disabled")]
     active = [p for p in packs if not p.name.endswith(".disabled")]
@@ -135,7 +139,11 @@ async def load_extensions(registry: Registry, ext_dir: Path | list[Path], builde
         if "<import>" in info.failures:
             error = info.failures["<import>"].split("while importing, the pack\n")[0].strip().splitlines()[-1]
             status.reason = "; ".join([error] + describe_missing(info.missing_imports))
-            await runner.close()
+            if keep_failed:
+                await runner.stop_child()
+                runner.failed, status.runner = status.reason, runner
+            else:
+                await runner.close()
             return None, status
         status.state = "ready"
         return runner, status

@@ -52,6 +52,13 @@ class ExtensionCrashed(RuntimeError):
     exception_type = "ExtensionCrashed"
 
 
+class PackReloadFailed(RuntimeError):
+    """The pack's edited code failed to import when it was reloaded (``nodehost serve --watch-packs``): its nodes
+    keep their definitions from before the edit, and calls fail with this until it imports again."""
+
+    exception_type = "PackReloadFailed"
+
+
 class RemoteNodeError(RuntimeError):
     """A node raised inside its pack's process: type, message and traceback are the child's."""
 
@@ -114,6 +121,8 @@ class RemoteRunner(NodeRunner):
         self._executing: set[str] = set()
         #: children started, and found dead and replaced (/metrics)
         self.starts = self.crashes = 0
+        #: set when a reload found the pack's new code failing to import (its error); calls raise PackReloadFailed
+        self.failed: str | None = None
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -153,6 +162,28 @@ class RemoteRunner(NodeRunner):
             self._starting = asyncio.ensure_future(self.start())
         await asyncio.shield(self._starting)
 
+    async def restart(self) -> p.PackInfo:
+        """Replace the child by a new one that reads the pack's sources again; the new child's PackInfo. Calls
+        made meanwhile wait for it (as for a first start); the caller makes sure no node runs here."""
+        if self._starting is not None and not self._starting.done():
+            await asyncio.gather(self._starting, return_exceptions=True)
+        old, self.child = self.child, None
+        self._starting = asyncio.ensure_future(self._start_after(old))
+        return await asyncio.shield(self._starting)
+
+    async def _start_after(self, old: ChildProcess | None) -> p.PackInfo:
+        if old is not None:
+            await old.close()
+        self.shm.release_owner(self.name)  # everything the old child held
+        return await self.start()
+
+    async def stop_child(self) -> None:
+        """Stop the child (a reload whose import failed: nothing can run there); the runner stays usable."""
+        child, self.child = self.child, None
+        if child is not None:
+            await child.close()
+        self.shm.release_owner(self.name)
+
     async def _peer(self) -> Peer:
         await self.ensure_started()
         assert self.child is not None
@@ -163,6 +194,9 @@ class RemoteRunner(NodeRunner):
             # called from another loop (the server's validation thread): run it on the loop owning the child
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
                 self._call(method, params, result_type, timeout), self.loop))
+        if self.failed is not None:
+            raise PackReloadFailed(f"pack {self.name!r} failed to import after its files changed: {self.failed} "
+                                   "(its nodes are those from before the edit; they run again once it imports)")
         peer = await self._peer()
         self._in_flight += 1
         try:

@@ -117,6 +117,34 @@ class Registry:
             bound = self.nodes[name]
             self.nodes[name] = BoundNode(nd, bound.runner)
 
+    def rebind(self, runner: NodeRunner, nodedefs: Iterable[NodeDef]) -> tuple[list[str], list[str], list[str]]:
+        """Replace the nodes bound to ``runner`` by ``nodedefs`` (a pack reloaded under a running server, so
+        also when frozen); returns the names added, removed and changed. A new name another runner holds is a
+        recorded conflict. The node table is swapped in one assignment: a reader on another thread sees the
+        old one or the new one, and a prompt running keeps the table it started with."""
+        new_defs = {nd.name: nd for nd in nodedefs}
+        table: dict[str, BoundNode] = {}
+        removed, changed = [], []
+        for name, bound in self.nodes.items():
+            if bound.runner is not runner:
+                table[name] = bound
+            elif name in new_defs:
+                nd = new_defs.pop(name)
+                table[name] = BoundNode(nd, runner)
+                if nd.info != bound.nodedef.info:
+                    changed.append(name)
+            else:
+                removed.append(name)
+        added = []
+        for name, nd in new_defs.items():
+            if name in table:
+                self.conflicts.append(Conflict(name, table[name].nodedef.origin, nd.origin))
+                continue
+            table[name] = BoundNode(nd, runner)
+            added.append(name)
+        self.nodes = table
+        return added, removed, changed
+
     def freeze(self) -> Registry:
         self.frozen = True
         return self

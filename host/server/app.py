@@ -108,7 +108,8 @@ async def start_packs(state: ServerState) -> Any:
         state.runners, state.packs = await asyncio.wrap_future(state.worker.submit(load_extensions(
             state.registry, [d for d in dirs if d.is_dir()], VenvBuilder(envs), find_links=cfg.find_links,
             offline=cfg.offline, shm=shm, cache=NodeDefCache(envs.parent / "nodedefs"), folders=folders,
-            prewarm=bool(cfg.extra.get("prewarm_packs")), sandbox=sandbox_config(sandboxed, envs, shm, folders))))
+            prewarm=bool(cfg.extra.get("prewarm_packs")), sandbox=sandbox_config(sandboxed, envs, shm, folders),
+            keep_failed=bool(cfg.extra.get("watch_packs")))))
         for status in state.packs:
             if status.state == "failed":
                 log.error("node pack %s failed: %s", status.name, status.reason)

@@ -42,7 +42,12 @@ async def run_queue(state: ServerState) -> None:
                 freed.clear()
                 await freed.wait()
                 continue
+            await state.dispatching.wait()  # cleared while a node pack reloads
             item = await state.queue.get()
+            if not state.dispatching.is_set():  # a reload began meanwhile: the prompt keeps its place
+                state.queue.done(item)
+                state.queue.put(item)
+                continue
             idle = [w for w in pool.workers if w.running is None]  # again: more may be idle after the wait
             worker = choose(idle, item.prompt, runs)
             worker.running = item.prompt_id

@@ -24,8 +24,9 @@ _LOCALE_FILES = ("main", "nodeDefs", "commands", "settings")
 
 
 def pack_web_dirs(state: ServerState) -> dict[str, Path]:
-    """Each ready pack's web folder (its WEB_DIRECTORY, relative to the pack)."""
-    dirs = {}
+    """Each ready pack's web folder (its WEB_DIRECTORY, relative to the pack), after nodehost's own
+    (``config.extra["web_extensions"]``: name -> folder)."""
+    dirs = {name: Path(d) for name, d in state.config.extra.get("web_extensions", {}).items()}
     for status in state.packs:
         web_dir = next((r.pack_dir / info for r in state.runners if r.name == status.name
                         for info in [getattr(r, "web_directory", None)] if info), None)

@@ -89,6 +89,8 @@ class ServerState:
     pool: Any = None
     #: the /metrics figures (host.server.metrics.Metrics), built by build_app
     metrics: Any = None
+    #: cleared while a node pack reloads (``--watch-packs``, host/server/pack_watch.py): no prompt starts then
+    dispatching: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
 
     def apply_free(self) -> None:
         """/free's flags on every worker (host.server.workers: ``unload_models`` empties the model cache,
@@ -102,6 +104,11 @@ class ServerState:
 
     def broadcast_status(self) -> None:
         self.sockets.send_soon({"type": "status", "data": {"status": self.status()}}, None)
+
+
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
 
 
 STATE = web.AppKey("nodehost_state", ServerState)

@@ -60,3 +60,23 @@ def test_builtin_nodes_never_import_torch_at_load() -> None:
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_rebind_replaces_one_runners_nodes_in_place_even_when_frozen() -> None:
+    from isolate.v1 import nodedef_from_v1
+
+    reg = Registry()
+    pack, other = LocalRunner(), LocalRunner()
+    reg.add_classes({"Keep": make_node("INT"), "Gone": make_node("INT")}, pack, origin="pack")
+    reg.add_classes({"Theirs": make_node("INT")}, other, origin="other")
+    reg.freeze()
+    before = reg.nodes
+    new = [nodedef_from_v1(name, make_node(ret), None, "custom_nodes.pack", "pack")
+           for name, ret in (("Keep", "FLOAT"), ("Fresh", "INT"), ("Theirs", "INT"))]
+    added, removed, changed = reg.rebind(pack, new)
+    assert (added, removed, changed) == (["Fresh"], ["Gone"], ["Keep"])
+    assert list(reg.nodes) == ["Keep", "Theirs", "Fresh"]  # /object_info keeps its order
+    assert reg.nodes["Keep"].nodedef.info["output"] == ["FLOAT"] and reg.nodes["Keep"].runner is pack
+    assert reg.nodes["Theirs"].runner is other  # another pack's name is not taken over
+    assert [(c.name, c.kept) for c in reg.conflicts] == [("Theirs", "other")]
+    assert before is not reg.nodes and "Gone" in before  # a prompt holding the old table keeps it
