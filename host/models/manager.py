@@ -23,6 +23,24 @@ from host.models.manager_memory import device_free_bytes, model_bytes, move_mode
 
 log = logging.getLogger("nodehost.models")
 
+#: what loading, encoding with and sampling from a checkpoint import (transformers, scipy and sympy among them:
+#: about 1,700 modules, a second or two): the server imports them in its start-up warm-up, off the first prompt
+MODEL_MODULES = ("host.models.loading", "host.models.clip_model", "host.models.tokenizer", "host.models.conditioning",
+                 "host.models.sampling.ksampler_run", "host.models.sampling.table", "host.models.lora")
+
+
+def import_model_code() -> None:
+    """Import :data:`MODEL_MODULES` and the transformers classes the text encoders are built from (transformers
+    imports them lazily, on first attribute access)."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    import transformers
+
+    for name in ("CLIPTextConfig", "CLIPTextModel", "CLIPTokenizer"):
+        getattr(transformers, name)
+
 #: RAM kept free for everything else when the budget is not given: 2 GB
 RAM_HEADROOM = 2 * 1024 ** 3
 
@@ -328,4 +346,4 @@ def _empty_device_cache() -> None:
         torch.cuda.empty_cache()
 
 
-__all__ = ["ModelFileMissing", "ModelManager"]
+__all__ = ["MODEL_MODULES", "import_model_code", "ModelFileMissing", "ModelManager"]

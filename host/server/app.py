@@ -125,9 +125,12 @@ async def start_packs(state: ServerState) -> Any:
 
 
 async def warm_up() -> None:
-    """Import what node bodies need (torch, numpy, PIL: about a second) in the background, so the first prompt
-    does not pay for it and the API stays responsive then. Start-up itself never waits for it."""
+    """Import what node bodies need (torch, numpy, PIL, the model code and transformers: a few seconds) in the
+    background, so the first prompt does not pay for it and the API stays responsive then. Start-up itself never
+    waits for it."""
     import importlib
+
+    from host.models.manager import import_model_code
 
     for name in ("numpy", "torch", "PIL.Image", "PIL.PngImagePlugin"):
         try:
@@ -135,6 +138,10 @@ async def warm_up() -> None:
         except ImportError:
             log.warning("warm-up: cannot import %s", name)
         await asyncio.sleep(0)
+    try:
+        import_model_code()
+    except ImportError as exc:
+        log.warning("warm-up: cannot import the model code: %s", exc)
 
 
 async def close_sockets(app: web.Application) -> None:
