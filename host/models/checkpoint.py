@@ -152,9 +152,23 @@ def _pickle_error(path: Path, e: Exception) -> Exception:
 
     text = str(e)
     if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text:
-        first = text.split("\n\n")[1] if "\n\n" in text else text
-        return UnsafePickle(path, f"refused: the pickle carries code, not only weights ({first.strip()[:300]})")
+        detail = (text.split("\n\n")[1] if "\n\n" in text else text).strip()
+        # torch's unpickler names the global (a function, a class) it refused; a pickle (or torch zip) it could
+        # not follow otherwise may carry code too; bytes that start as neither are no checkpoint at all
+        if "global" in detail.lower() or _looks_pickled(path):
+            return UnsafePickle(path, f"refused: the pickle carries code, not only weights ({detail[:300]})")
+        return CorruptModelFile(path, f"corrupt or not a checkpoint: no pickle can be read from it ({detail[:200]})")
     return CorruptModelFile(path, f"corrupt or truncated checkpoint: {type(e).__name__}: {text[:300]}")
+
+
+def _looks_pickled(path: Path) -> bool:
+    """A zip archive (``torch.save``) or a pickle's protocol header (0x80, protocol 2 to 5)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def _tensors_of(path: Path, obj: Any) -> dict[str, torch.Tensor]:

@@ -73,6 +73,17 @@ def test_garbage_files(tmp_path: Path) -> None:
         open_state_dict(ck)
 
 
+@pytest.mark.parametrize("data", [bytes(range(200, 256)) * 4, bytes([200]) * 64])
+def test_bytes_that_are_no_pickle_are_corrupt_not_unsafe(tmp_path: Path, data: bytes) -> None:
+    """Garbage read by the weights-only unpickler is a corrupt file; only a refused global is 'carries code'."""
+    path = tmp_path / "noise.pth"
+    path.write_bytes(data)
+    with pytest.raises(ModelFileError, match="noise.pth") as info:
+        open_state_dict(path)
+    assert not isinstance(info.value, UnsafePickle), info.value
+    assert isinstance(info.value, CorruptModelFile)
+
+
 def test_truncated_pickle(tmp_path: Path) -> None:
     path = tmp_path / "t.pt"
     torch.save(_tensors(), path)
