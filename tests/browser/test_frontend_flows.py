@@ -1,0 +1,241 @@
+"""What a user does in the official frontend, in real Chromium against ``nodehost serve``: upload an image with
+LoadImage's button and queue it, drop an output PNG back onto the canvas to get its workflow, open a workflow
+with a node nodehost lacks, queue a graph that fails validation. Each step leaves a screenshot in the tmp folder.
+(Settings and saved workflows: test_frontend_persistence.py.)"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.timeout(120)
+
+Node = tuple[str, list[int], dict[str, Any]]  # class, position on the canvas, widget values by name
+
+
+def build(page: Any, nodes: list[Node], links: list[tuple[int, int, int, int]] = ()) -> list[int]:
+    """Replace the graph with ``nodes`` (made as the node library makes them) linked by ``links``
+    (from node index, output slot, to node index, input slot); their ids in order."""
+    return page.evaluate("""([nodes, links]) => {
+        const graph = window.app.graph;
+        graph.clear();
+        const made = nodes.map(([type, pos, values]) => {
+            const node = window.LiteGraph.createNode(type);
+            node.pos = pos;
+            graph.add(node);
+            for (const [name, value] of Object.entries(values)) node.widgets.find(w => w.name === name).value = value;
+            return node;
+        });
+        for (const [a, out, b, inp] of links) made[a].connect(out, made[b], inp);
+        window.app.canvas.setDirty(true, true);
+        return made.map(n => n.id);
+    }""", [nodes, list(links)])
+
+
+def widget_point(page: Any, node_id: int, widget: str) -> tuple[float, float]:
+    """Where on the page the middle of a node's widget is drawn."""
+    return tuple(page.evaluate("""([id, name]) => {
+        const canvas = window.app.canvas, node = window.app.graph.getNodeById(id);
+        const w = node.widgets.find(w => w.name === name);
+        const rect = canvas.canvas.getBoundingClientRect(), ds = canvas.ds;
+        const x = node.pos[0] + node.size[0] / 2, y = node.pos[1] + w.last_y + (w.computedHeight || 20) / 2;
+        return [rect.left + (x + ds.offset[0]) * ds.scale, rect.top + (y + ds.offset[1]) * ds.scale];
+    }""", [node_id, widget]))
+
+
+def run_from_page(page: Any) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+
+
+def wait_history(served: Any, count: int = 1, timeout: float = 45) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = served.get("/history")
+        if len(history) >= count and all(e["status"].get("completed") is not None for e in history.values()):
+            return history
+        time.sleep(0.3)
+    raise AssertionError(f"no {count} finished prompt(s) in /history after {timeout} s: {served.get('/history')}")
+
+
+def drop_file(page: Any, name: str, data: bytes, mime: str) -> None:
+    """Drop a file onto the canvas as a file manager does: a DataTransfer holding it, dragenter/over/drop."""
+    page.evaluate("""([name, b64, mime]) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, {type: mime}));
+        const target = window.app.canvas.canvas, rect = target.getBoundingClientRect();
+        const at = {clientX: rect.left + rect.width / 2, clientY: rect.top + rect.height / 2};
+        for (const type of ['dragenter', 'dragover', 'drop'])
+            target.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true, ...at}));
+    }""", [name, base64.b64encode(data).decode(), mime])
+
+
+def graph_summary(page: Any) -> list[tuple[str, list[Any]]]:
+    """(type, widget values) of each node, ordered by id."""
+    nodes = page.evaluate("""() => window.app.graph._nodes.slice().sort((a, b) => a.id - b.id)
+        .map(n => [n.type, (n.widgets || []).filter(w => !w.name.startsWith('$$') && w.type !== 'button')
+                                           .map(w => w.value)])""")
+    return [(t, v) for t, v in nodes]
+
+
+def red_pixels(page: Any, shot: Path, node_id: int) -> int:
+    """Strongly red pixels of a screenshot in and just around a node's box (title bar included)."""
+    left, top, right, bottom = page.evaluate("""(id) => {
+        const canvas = window.app.canvas, node = window.app.graph.getNodeById(id);
+        const rect = canvas.canvas.getBoundingClientRect(), ds = canvas.ds;
+        const at = (x, y) => [rect.left + (x + ds.offset[0]) * ds.scale, rect.top + (y + ds.offset[1]) * ds.scale];
+        const title = window.LiteGraph.NODE_TITLE_HEIGHT, pad = 12;
+        return [...at(node.pos[0] - pad, node.pos[1] - title - pad),
+                ...at(node.pos[0] + node.size[0] + pad, node.pos[1] + node.size[1] + pad)];
+    }""", node_id)
+    with Image.open(shot) as im:
+        box = np.asarray(im.convert("RGB").crop((int(left), int(top), int(right), int(bottom))), dtype=np.int32)
+    return int(((box[..., 0] > 150) & (box[..., 1] < 60) & (box[..., 2] < 60)).sum())
+
+
+def test_image_uploaded_with_load_image_button_is_used(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    served = quiet_served
+    inputs = served.root / "input"
+    inputs.mkdir()
+    Image.new("RGB", (8, 8), (0, 0, 0)).save(inputs / "already_there.png")  # LoadImage's default pick
+    upload = tmp_path / "my photo.png"
+    Image.new("RGB", (40, 24), (10, 200, 30)).save(upload)
+    page = open_page(served, console, tmp_path / "1-loaded.png")
+    load, save = build(page, [("LoadImage", [300, 250], {}),
+                              ("SaveImage", [800, 250], {"filename_prefix": "uploaded"})], [(0, 0, 1, 0)])
+    page.wait_for_timeout(300)
+    assert page.evaluate("(id) => window.app.graph.getNodeById(id).widgets[0].value", load) == "already_there.png"
+    page.screenshot(path=str(tmp_path / "2-graph.png"))
+
+    with page.expect_file_chooser(timeout=10_000) as chooser:  # the node's own "choose file to upload" button
+        page.mouse.click(*widget_point(page, load, "upload"))
+    with page.expect_response(lambda r: "/upload/image" in r.url) as uploaded:
+        chooser.value.set_files(str(upload))
+    assert uploaded.value.status == 200
+    assert uploaded.value.json() == {"name": "my photo.png", "subfolder": "", "type": "input"}
+    assert (inputs / "my photo.png").read_bytes() == upload.read_bytes()
+    page.wait_for_function("(id) => { const n = window.app.graph.getNodeById(id); return n.imgs && n.imgs.length "
+                           "&& n.imgs[0].complete && n.imgs[0].naturalWidth === 40 }", arg=load, timeout=15_000)
+    assert page.evaluate("(id) => window.app.graph.getNodeById(id).widgets[0].value", load) == "my photo.png"
+    page.screenshot(path=str(tmp_path / "3-uploaded.png"))
+
+    run_from_page(page)
+    [entry] = wait_history(served).values()
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    assert entry["prompt"][2][str(load)]["inputs"]["image"] == "my photo.png"
+    [image] = entry["outputs"][str(save)]["images"]
+    with Image.open(served.root / "output" / image["filename"]) as out:
+        assert out.size == (40, 24) and out.convert("RGB").getpixel((5, 5)) == (10, 200, 30)
+    page.wait_for_function("(id) => { const n = window.app.graph.getNodeById(id); return n.imgs && n.imgs.length }",
+                           arg=save, timeout=15_000)
+    page.screenshot(path=str(tmp_path / "4-queued.png"))
+    assert console.unexpected() == []
+
+
+def test_output_png_dropped_on_canvas_restores_its_workflow(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    served = quiet_served
+    page = open_page(served, console, tmp_path / "1-loaded.png")
+    image, save = build(page, [("EmptyImage", [300, 250], {"width": 48, "height": 40, "color": 0x3366CC}),
+                               ("SaveImage", [800, 250], {"filename_prefix": "dropped"})], [(0, 0, 1, 0)])
+    page.wait_for_timeout(300)
+    queued = graph_summary(page)
+    page.screenshot(path=str(tmp_path / "2-graph.png"))
+    run_from_page(page)
+    [entry] = wait_history(served).values()
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    [out] = entry["outputs"][str(save)]["images"]
+    png = served.root / "output" / out["filename"]
+    with Image.open(png) as im:
+        chunks = dict(im.text)
+    assert {n["type"] for n in json.loads(chunks["workflow"])["nodes"]} == {"EmptyImage", "SaveImage"}
+    assert json.loads(chunks["prompt"]) == entry["prompt"][2]
+
+    page.evaluate("() => window.app.extensionManager.command.execute('Comfy.NewBlankWorkflow')")
+    page.wait_for_function("() => window.app.graph._nodes.length === 0", timeout=10_000)
+    page.screenshot(path=str(tmp_path / "3-blank.png"))
+    drop_file(page, png.name, png.read_bytes(), "image/png")
+    page.wait_for_function("() => window.app.graph._nodes.length === 2", timeout=15_000)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(tmp_path / "4-dropped.png"))
+    assert graph_summary(page) == queued
+    assert page.evaluate("() => window.app.graph.links.size ?? Object.keys(window.app.graph.links).length") == 1
+    restored = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+    assert restored == entry["prompt"][2]
+    path = page.evaluate("() => window.app.extensionManager.workflow.activeWorkflow.path")
+    assert path == f"workflows/{png.stem}.json"
+    assert console.unexpected() == []
+
+
+MISSING_WORKFLOW = {
+    "last_node_id": 2, "last_link_id": 1, "version": 0.4, "groups": [], "config": {}, "extra": {},
+    "nodes": [
+        {"id": 1, "type": "EmptyImage", "pos": [300, 250], "size": [300, 150], "flags": {}, "order": 0, "mode": 0,
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}], "properties": {},
+         "widgets_values": [64, 64, 1, 0]},
+        {"id": 2, "type": "NoSuchNodeAnywhere", "pos": [800, 250], "size": [300, 100], "flags": {}, "order": 1,
+         "mode": 0, "inputs": [{"name": "images", "type": "IMAGE", "link": 1}], "properties": {},
+         "widgets_values": ["kept"]}],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"]],
+}
+
+
+def test_workflow_with_an_unknown_node_shows_the_missing_nodes_dialog(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    page = open_page(quiet_served, console, tmp_path / "1-loaded.png")
+    drop_file(page, "needs a pack.json", json.dumps(MISSING_WORKFLOW).encode(), "application/json")
+    dialog = page.locator(".p-dialog").filter(has_text="missing nodes")
+    dialog.wait_for(timeout=15_000)
+    page.screenshot(path=str(tmp_path / "2-missing-nodes.png"))
+    assert "NoSuchNodeAnywhere" in dialog.inner_text()
+    # the graph loaded around the missing node: both nodes and their link are there, the page still works
+    assert sorted(page.evaluate("() => window.app.graph._nodes.map(n => n.type)")) == ["EmptyImage",
+                                                                                       "NoSuchNodeAnywhere"]
+    assert page.evaluate("() => window.app.graph.getNodeById(2).has_errors") is True
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden", timeout=5_000)
+    page.screenshot(path=str(tmp_path / "3-closed.png"))
+    saved = page.evaluate("async () => (await window.app.graphToPrompt()).workflow")
+    assert [n["widgets_values"] for n in saved["nodes"] if n["type"] == "NoSuchNodeAnywhere"] == [["kept"]]
+    assert console.unexpected() == []
+
+
+def test_validation_error_shows_the_error_dialog_and_highlights_the_node(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    served = quiet_served
+    page = open_page(served, console, tmp_path / "1-loaded.png")
+    image, save = build(page, [("EmptyImage", [300, 250], {}), ("SaveImage", [800, 250], {})])  # images unlinked
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(tmp_path / "2-graph.png"))
+    with page.expect_response(lambda r: r.url.endswith("/api/prompt") and r.request.method == "POST") as answer:
+        run_from_page(page)
+    assert answer.value.status == 400
+    body = answer.value.json()
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    assert [e["type"] for e in body["node_errors"][str(save)]["errors"]] == ["required_input_missing"]
+    dialog = page.locator(".p-dialog").filter(has_text="Prompt execution failed")
+    dialog.wait_for(timeout=15_000)
+    text = dialog.inner_text()
+    assert "Required input is missing: images" in text and "SaveImage" in text
+    flags = page.evaluate("""(ids) => ids.map(id => { const n = window.app.graph.getNodeById(id);
+        return [!!n.has_errors, (n.inputs || []).filter(i => i.hasErrors).map(i => i.name)]; })""", [image, save])
+    assert flags == [[False, []], [True, ["images"]]]
+    page.screenshot(path=str(tmp_path / "3-error-dialog.png"))
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden", timeout=5_000)
+    shot = tmp_path / "4-highlighted.png"
+    page.screenshot(path=str(shot))
+    assert red_pixels(page, shot, image) == 0 and red_pixels(page, shot, save) > 200  # the red outline drawn
+    assert served.get("/history") == {}
+    assert console.unexpected({
+        "400 /api/prompt": "the test queues an invalid prompt on purpose; ComfyUI answers it 400 too",
+        "PromptExecutionError": "the frontend logs the rejected prompt before it opens its error dialog",
+    }) == []
