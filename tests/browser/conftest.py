@@ -27,6 +27,7 @@ NOT_FOUND_ALLOWED = {
     "/api/userdata?dir=workflows": "no workflow saved yet: ComfyUI answers 404 for a missing folder",
     "/api/userdata?dir=subgraphs": "no subgraph saved yet: ComfyUI answers 404 for a missing folder",
     "/api/userdata/comfy.templates.json": "no legacy node templates saved",
+    "/api/userdata/workflows%2F.index.json": "the workflows sidebar's bookmarks file, absent until one is bookmarked",
     "/favicon.ico": "the frontend package ships no favicon.ico (ComfyUI 404s it too); Chromium asks anyway",
 }
 
