@@ -40,7 +40,9 @@ def build(page: Any, nodes: list[Node], links: list[tuple[int, int, int, int]] =
 
 
 def widget_point(page: Any, node_id: int, widget: str) -> tuple[float, float]:
-    """Where on the page the middle of a node's widget is drawn."""
+    """Where on the page the middle of a node's widget is drawn (once the canvas has drawn it)."""
+    page.wait_for_function("([id, name]) => window.app.graph.getNodeById(id).widgets.find(w => w.name === name)"
+                           ".last_y !== undefined", arg=[node_id, widget], timeout=5_000)
     return tuple(page.evaluate("""([id, name]) => {
         const canvas = window.app.canvas, node = window.app.graph.getNodeById(id);
         const w = node.widgets.find(w => w.name === name);
@@ -64,17 +66,19 @@ def wait_history(served: Any, count: int = 1, timeout: float = 45) -> dict[str, 
     raise AssertionError(f"no {count} finished prompt(s) in /history after {timeout} s: {served.get('/history')}")
 
 
-def drop_file(page: Any, name: str, data: bytes, mime: str) -> None:
-    """Drop a file onto the canvas as a file manager does: a DataTransfer holding it, dragenter/over/drop."""
-    page.evaluate("""([name, b64, mime]) => {
+def drop_file(page: Any, name: str, data: bytes, mime: str, at: tuple[float, float] | None = None) -> None:
+    """Drop a file onto the canvas (at the page point ``at``, else its middle) as a file manager does: a
+    DataTransfer holding it, dragenter, dragover, drop."""
+    page.evaluate("""([name, b64, mime, at]) => {
         const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], name, {type: mime}));
         const target = window.app.canvas.canvas, rect = target.getBoundingClientRect();
-        const at = {clientX: rect.left + rect.width / 2, clientY: rect.top + rect.height / 2};
+        const [clientX, clientY] = at || [rect.left + rect.width / 2, rect.top + rect.height / 2];
         for (const type of ['dragenter', 'dragover', 'drop'])
-            target.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true, ...at}));
-    }""", [name, base64.b64encode(data).decode(), mime])
+            target.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true,
+                                                      clientX, clientY}));
+    }""", [name, base64.b64encode(data).decode(), mime, list(at) if at else None])
 
 
 def graph_summary(page: Any) -> list[tuple[str, list[Any]]]:
@@ -138,6 +142,57 @@ def test_image_uploaded_with_load_image_button_is_used(
                            arg=save, timeout=15_000)
     page.screenshot(path=str(tmp_path / "4-queued.png"))
     assert console.unexpected() == []
+
+
+def node_middle(page: Any, node_id: int) -> tuple[float, float]:
+    return tuple(page.evaluate("""(id) => {
+        const canvas = window.app.canvas, node = window.app.graph.getNodeById(id);
+        const rect = canvas.canvas.getBoundingClientRect(), ds = canvas.ds;
+        return [rect.left + (node.pos[0] + node.size[0] / 2 + ds.offset[0]) * ds.scale,
+                rect.top + (node.pos[1] + node.size[1] / 2 + ds.offset[1]) * ds.scale];
+    }""", node_id))
+
+
+def test_upload_of_a_taken_name_is_renamed_and_an_image_dropped_on_load_image_is_uploaded(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    served = quiet_served
+    inputs = served.root / "input"
+    inputs.mkdir()
+    Image.new("RGB", (8, 8), (0, 0, 0)).save(inputs / "photo.png")
+    same = tmp_path / "same" / "photo.png"
+    same.parent.mkdir()
+    same.write_bytes((inputs / "photo.png").read_bytes())
+    other = tmp_path / "other" / "photo.png"
+    other.parent.mkdir()
+    Image.new("RGB", (12, 12), (250, 250, 0)).save(other)
+    page = open_page(served, console, tmp_path / "1-loaded.png")
+    [load] = build(page, [("LoadImage", [300, 250], {})])
+    answers = []
+    for i, path in enumerate([same, other]):
+        with page.expect_file_chooser(timeout=10_000) as chooser:
+            page.mouse.click(*widget_point(page, load, "upload"))
+        with page.expect_response(lambda r: "/upload/image" in r.url) as uploaded:
+            chooser.value.set_files(str(path))
+        answers.append(uploaded.value.json()["name"])
+        page.wait_for_function("([id, name]) => window.app.graph.getNodeById(id).widgets[0].value === name",
+                               arg=[load, answers[-1]], timeout=10_000)
+        page.screenshot(path=str(tmp_path / f"{2 + i}-uploaded.png"))
+    # the same bytes under a taken name reuse the file; other bytes get the next free name, as ComfyUI does
+    assert answers == ["photo.png", "photo (1).png"]
+    assert (inputs / "photo (1).png").read_bytes() == other.read_bytes()
+
+    dropped = tmp_path / "dropped on node.png"
+    Image.new("RGB", (20, 10), (0, 90, 250)).save(dropped)
+    with page.expect_response(lambda r: "/upload/image" in r.url) as uploaded:
+        drop_file(page, dropped.name, dropped.read_bytes(), "image/png", node_middle(page, load))
+    assert uploaded.value.json() == {"name": "dropped on node.png", "subfolder": "", "type": "input"}
+    assert (inputs / "dropped on node.png").read_bytes() == dropped.read_bytes()
+    page.wait_for_function("(id) => { const n = window.app.graph.getNodeById(id); return n.imgs && n.imgs.length "
+                           "&& n.imgs[0].complete && n.imgs[0].naturalWidth === 20 }", arg=load, timeout=15_000)
+    assert page.evaluate("(id) => window.app.graph.getNodeById(id).widgets[0].value", load) == "dropped on node.png"
+    assert len(page.evaluate("() => window.app.graph._nodes")) == 1  # the drop went to the node, no new graph
+    page.screenshot(path=str(tmp_path / "4-dropped.png"))
+    assert console.unexpected() == [], console.unexpected()
 
 
 def test_output_png_dropped_on_canvas_restores_its_workflow(

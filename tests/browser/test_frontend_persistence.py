@@ -70,6 +70,12 @@ def test_setting_changed_in_the_dialog_survives_reload_and_restart(
     assert console.unexpected() == [], console.unexpected()
 
 
+def workflow_menu(page: Any, item: str) -> None:
+    """Pick ``item`` in the menu of the workflow's name at the top of the canvas."""
+    page.locator(".subgraph-breadcrumb .p-breadcrumb-item-link").click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
 def wait_listed(served: Any, name: str, timeout: float = 10) -> list[str]:
     deadline = time.monotonic() + timeout
     listed: list[str] = []
@@ -102,8 +108,7 @@ def test_workflow_saved_from_the_menu_is_listed_and_reopens(
     page.wait_for_timeout(300)
     page.screenshot(path=str(tmp_path / "2-graph.png"))
 
-    page.get_by_text("Unsaved Workflow").last.click()  # the workflow menu of the top bar
-    page.get_by_role("menuitem", name="Save", exact=True).click()
+    workflow_menu(page, "Save")
     name_box = page.locator(".p-dialog input").first
     name_box.wait_for(timeout=10_000)
     page.screenshot(path=str(tmp_path / "3-name-prompt.png"))
@@ -137,4 +142,60 @@ def test_workflow_saved_from_the_menu_is_listed_and_reopens(
     prompt = fresh.evaluate("async () => (await window.app.graphToPrompt()).output")
     image = next(k for k, v in prompt.items() if v["class_type"] == "EmptyImage")
     assert [v["inputs"]["images"] for v in prompt.values() if v["class_type"] == "SaveImage"] == [[image, 0]]
+    assert console.unexpected() == [], console.unexpected()
+
+
+def test_saved_workflow_edited_saved_again_renamed_and_deleted(
+        open_page: Any, console: Any, quiet_served: Any, tmp_path: Path) -> None:
+    served = quiet_served
+    folder = served.root / "user" / "default" / "workflows"
+    page = open_page(served, console, tmp_path / "1-loaded.png")
+    page.evaluate("() => window.app.extensionManager.command.execute('Comfy.NewBlankWorkflow')")
+    page.evaluate("""() => { const n = window.LiteGraph.createNode('EmptyImage'); n.pos = [400, 300];
+                             window.app.graph.add(n); window.app.canvas.setDirty(true, true); }""")
+    workflow_menu(page, "Save As")
+    name_box = page.locator(".p-dialog input").first
+    name_box.fill("to edit")
+    name_box.press("Enter")
+    wait_listed(served, "to edit.json")
+    assert [n["pos"] for n in json.loads((folder / "to edit.json").read_text())["nodes"]] == [[400, 300]]
+
+    # drag the node by its title with the mouse, then Ctrl+S: the file is written over
+    title = page.evaluate("""() => { const node = window.app.graph._nodes[0], canvas = window.app.canvas;
+        const rect = canvas.canvas.getBoundingClientRect(), ds = canvas.ds;
+        return [rect.left + (node.pos[0] + 40 + ds.offset[0]) * ds.scale,
+                rect.top + (node.pos[1] - 15 + ds.offset[1]) * ds.scale]; }""")
+    page.mouse.move(*title)
+    page.mouse.down()
+    page.mouse.move(title[0] + 100, title[1] + 50, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => window.app.extensionManager.workflow.activeWorkflow.isModified", timeout=5_000)
+    page.screenshot(path=str(tmp_path / "2-moved.png"))
+    with page.expect_response(lambda r: r.request.method == "POST" and "/api/userdata/workflows" in r.url) as saved:
+        page.keyboard.press("Control+s")
+    assert saved.value.status == 200
+    page.wait_for_function("() => !window.app.extensionManager.workflow.activeWorkflow.isModified", timeout=5_000)
+    [pos] = [n["pos"] for n in json.loads((folder / "to edit.json").read_text())["nodes"]]
+    assert pos[0] > 480 and pos[1] > 330, pos
+
+    workflow_menu(page, "Rename")
+    rename_box = page.locator("input.p-inputtext.fixed")  # the name, edited in place
+    rename_box.fill("renamed")
+    with page.expect_response(lambda r: "/move/" in r.url) as moved:
+        rename_box.press("Enter")
+    assert moved.value.status == 200 and moved.value.json() == "workflows/renamed.json"
+    assert sorted(p.name for p in folder.iterdir()) == ["renamed.json"]
+    page.wait_for_function("() => window.app.extensionManager.workflow.activeWorkflow.path"
+                           " === 'workflows/renamed.json'", timeout=5_000)
+    page.screenshot(path=str(tmp_path / "3-renamed.png"))
+
+    workflow_menu(page, "Delete Workflow")
+    confirm = page.locator(".p-dialog").filter(has_text="Delete workflow?")
+    confirm.wait_for(timeout=5_000)
+    page.screenshot(path=str(tmp_path / "4-confirm.png"))
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        confirm.get_by_role("button", name="Delete", exact=True).click()
+    assert deleted.value.status == 204
+    assert list(folder.iterdir()) == [] and served.get("/userdata?dir=workflows") == []
+    page.screenshot(path=str(tmp_path / "5-deleted.png"))
     assert console.unexpected() == [], console.unexpected()
