@@ -111,10 +111,12 @@ class ChildServer:
 
     async def load(self) -> None:
         from isolate import patch_watch
+        from isolate.child_services import services
         from isolate.import_watch import watching
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
+        services().ensure_io_folders()
         before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():

@@ -111,6 +111,16 @@ class ChildServices:
         self.interrupted_prompt: str | None = None
         self.lock = threading.Lock()
 
+    def ensure_io_folders(self) -> None:
+        """Create the input, output and temp folders if missing: packs list them at import and in INPUT_TYPES
+        (``os.listdir(folder_paths.get_input_directory())``), as ComfyUI's always exist. One that cannot be
+        created (a sandbox without that folder) is left to the pack's own error."""
+        for folder in (self.input_directory, self.output_directory, self.temp_directory):
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                log.debug("could not create %s: %s", folder, exc)
+
     def _default_folders(self) -> dict[str, tuple[list[str], set[str]]]:
         folders: dict[str, tuple[list[str], set[str]]] = {}
         for name, (subdirs, exts) in _STANDARD_FOLDERS.items():

@@ -11,9 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 #: ComfyUI's function names of the core nodes the host writes on the v3 API
+#: (what pack code calls: ``LatentBatch().batch(a, b)``, ``BasicScheduler().get_sigmas(...)``)
 V3_FUNCTIONS = {"EmptyImage": "generate", "ImageInvert": "invert", "SaveImage": "save_images",
                 "PreviewImage": "save_images", "ImageBatch": "batch", "RebatchImages": "rebatch",
-                "RebatchLatents": "rebatch"}
+                "RebatchLatents": "rebatch", "LatentBatch": "batch", "CLIPTextEncodeSDXL": "encode",
+                "CLIPTextEncodeSDXLRefiner": "encode", "LatentAdd": "op", "LatentSubtract": "op",
+                "LatentMultiply": "op", "LatentInterpolate": "op",
+                **dict.fromkeys(("BasicScheduler", "KarrasScheduler", "ExponentialScheduler", "SDTurboScheduler",
+                                 "PolyexponentialScheduler", "BetaSamplingScheduler", "SplitSigmas"), "get_sigmas"),
+                **dict.fromkeys(("BasicGuider", "CFGGuider", "DualCFGGuider"), "get_guider"),
+                "KSamplerSelect": "get_sampler", "SamplerCustom": "sample", "SamplerCustomAdvanced": "sample",
+                "RandomNoise": "get_noise", "DisableNoise": "get_noise", "MaskToImage": "mask_to_image",
+                "ImageToMask": "image_to_mask", "InvertMask": "invert", "SolidMask": "solid", "CropMask": "crop",
+                "GrowMask": "expand_mask", "FeatherMask": "feather", "MaskComposite": "combine",
+                "ImageCompositeMasked": "composite", "ImageCrop": "crop", "RepeatImageBatch": "repeat",
+                "ImageFromBatch": "frombatch"}
 
 
 def _ksampler_module() -> Any:
