@@ -116,7 +116,7 @@ class ChildServer:
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
-        services().ensure_io_folders()
+        services().ensure_input_folder()
         before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():

@@ -156,3 +156,27 @@ def test_doctor_says_which_comfy_extras_names_are_the_hosts_nodes(ran: Ran) -> N
     kj = ran.statuses["kj_style"]
     text = "\n".join(report(kj, read_pack_requirements(kj.path), ran.host_nodes))
     assert "comfy.samplers: lacks sampling_function (stand-ins: the import works" in text
+
+
+async def test_cached_definitions_are_read_again_when_the_input_files_change(tmp_path: Path) -> None:
+    from host.extensions.packs import NodeDefCache
+
+    ext, input_dir = tmp_path / "extensions", tmp_path / "input"
+    shutil.copytree(PACKS / "kj_style", ext / "kj_style")
+    folders = {"input": str(input_dir), "models_dir": str(tmp_path / "models"), "output": str(tmp_path / "out"),
+               "temp": str(tmp_path / "temp")}
+    cache, builder = NodeDefCache(tmp_path / "nodedefs"), VenvBuilder(tmp_path / "envs")
+
+    async def options() -> tuple[list[str], bool]:
+        registry = Registry()
+        runners, _ = await load_extensions(registry, ext, builder, offline=True, folders=folders, cache=cache)
+        started = runners[0].child is not None
+        for runner in runners:
+            await runner.close()
+        info = registry.object_info("LoadFromInputKJStyle")["LoadFromInputKJStyle"]
+        return list(info["input"]["required"]["image"][0]), started
+
+    assert await options() == (["(none)"], True)
+    assert await options() == (["(none)"], False)  # unchanged: from the cache, no child started
+    (input_dir / "photo.png").write_bytes(b"not really a png")
+    assert await options() == (["photo.png"], True)  # a new input file: the pack's INPUT_TYPES read again
