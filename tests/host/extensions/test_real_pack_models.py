@@ -51,6 +51,17 @@ def graph(seed: int = 5) -> dict[str, Any]:
         prompt[str(at + 1)] = {"class_type": "VAEDecode", "inputs": {"samples": [str(at), 0], "vae": vae}}
         prompt[str(at + 2)] = {"class_type": "SaveImage", "inputs": {"filename_prefix": f"s{i}",
                                                                       "images": [str(at + 1), 0]}}
+    # tokens edited in ComfyUI's form: the second prompt's CLIP-L tokens encode as that prompt does
+    prompt["40"] = {"class_type": "TokensSwapEssStyle", "inputs": {"clip": clip, "text": "a red cube",
+                                                                   "text_l": "a green sphere"}}
+    prompt["41"] = {"class_type": "KSampler", "inputs": {**common, "positive": ["40", 0], "denoise": 1.0}}
+    prompt["42"] = {"class_type": "VAEDecode", "inputs": {"samples": ["41", 0], "vae": vae}}
+    prompt["43"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "tokens", "images": ["42", 0]}}
+    # a clone with a wrapper and a callback samples on the host (without them, with a warning)
+    prompt["50"] = {"class_type": "WrapperPatchEssStyle", "inputs": {"model": model}}
+    prompt["51"] = {"class_type": "KSampler", "inputs": {**common, "model": ["50", 0], "denoise": 1.0}}
+    prompt["52"] = {"class_type": "VAEDecode", "inputs": {"samples": ["51", 0], "vae": vae}}
+    prompt["53"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "wrapped", "images": ["52", 0]}}
     for at, sampler, steps, denoise in ((30, "euler", 4, 1.0), (31, "dpm_2", 4, 1.0), (32, "euler", 2, 0.5)):
         prompt[str(at)] = {"class_type": "SigmasEssStyle", "inputs": {
             "model": model, "steps": steps, "sampler_name": sampler, "scheduler": "normal", "denoise": denoise}}
@@ -115,7 +126,8 @@ def shown(ran: Ran, node: str) -> dict[str, Any]:
 
 def test_the_pack_registers_and_the_prompt_runs(ran: Ran) -> None:
     assert ran.status.state == "ready", ran.status.reason
-    assert sorted(ran.status.nodes) == ["KSamplerObjectEssStyle", "SigmasEssStyle"]
+    assert sorted(ran.status.nodes) == ["KSamplerObjectEssStyle", "SigmasEssStyle", "TokensSwapEssStyle",
+                                        "WrapperPatchEssStyle"]
     assert ran.result.status == "success", "".join((ran.result.error or {}).get("traceback") or []) or ran.result.error
 
 
@@ -136,3 +148,13 @@ def test_its_sigmas_follow_comfyuis_rules(ran: Ran) -> None:
     assert dpm2["sigmas"][0] == euler["sigmas"][0]  # 6 computed, the penultimate dropped
     assert half["sigmas"] == euler["sigmas"][-3:]  # denoise 0.5 over 2 steps: the tail of 4
     assert euler["scaled_range"] == round(euler["sigmas"][0] / 0.18215, 3)
+
+
+def test_tokens_cross_in_comfyuis_form_and_encode_after_editing(ran: Ran) -> None:
+    assert shown(ran, "40") == {"keys": ["l"], "chunk": 77, "start": 49406, "weight": 1.0}
+    assert int(np.abs(pixels(ran, "43") - pixels(ran, "12")).max()) == 0  # "a green sphere" as the host encodes it
+
+
+def test_wrappers_and_callbacks_are_recorded_on_the_clone(ran: Ran) -> None:
+    assert shown(ran, "50") == {"wrappers": 1, "callbacks": 1, "original": 0}
+    assert int(np.abs(pixels(ran, "53") - pixels(ran, "12")).max()) == 0  # not applied by the host yet

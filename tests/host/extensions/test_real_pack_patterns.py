@@ -29,7 +29,8 @@ PACKS = ROOT / "tests" / "packs" / "real"
 
 pytestmark = pytest.mark.timeout(300)
 
-KJ_NODES = ["ImageToBoundingBoxKJStyle", "LoadFromInputKJStyle", "ResizeFlipKJStyle", "ShowKJStyle"]
+KJ_NODES = ["CountFramesKJStyle", "ImageToBoundingBoxKJStyle", "LoadFromInputKJStyle", "ResizeFlipKJStyle",
+            "ShowKJStyle"]
 RG_NODES = ["BatchImagesRgStyle", "BatchLatentsRgStyle", "EmptyLatentRgStyle", "ImageComparerRgStyle",
             "KSamplerConfigRgStyle", "ShowRgStyle"]
 
@@ -46,6 +47,8 @@ def prompt() -> dict[str, Any]:
         "4": {"class_type": "ShowKJStyle", "inputs": {"value": ["3", 0]}},
         "5": {"class_type": "ImageToBoundingBoxKJStyle", "inputs": {"image": ["2", 0]}},
         "6": {"class_type": "ShowKJStyle", "inputs": {"value": ["5", 0]}},
+        "7": {"class_type": "CountFramesKJStyle", "inputs": {"image": ["10", 0]}},
+        "8": {"class_type": "ShowKJStyle", "inputs": {"value": ["7", 0]}},
         "10": blue,
         "11": {"class_type": "BatchImagesRgStyle", "inputs": {"image1": ["1", 0], "image2": ["10", 0]}},
         "12": {"class_type": "ShowRgStyle", "inputs": {"value": ["11", 0]}},
@@ -128,6 +131,10 @@ def test_an_image_op_runs_in_the_pack(ran: Ran) -> None:
 
 def test_a_bounding_box_output_crosses_as_boxes_per_frame(ran: Ran) -> None:
     assert text(ran, "6") == [[{"x": 0, "y": 0, "width": 16, "height": 2}]]
+
+
+def test_an_undeclared_extra_return_value_is_dropped(ran: Ran) -> None:
+    assert text(ran, "8") == 2
 
 
 def test_core_nodes_called_from_pack_code_run_on_the_host(ran: Ran) -> None:

@@ -1,8 +1,11 @@
 """A pack written the way ComfyUI_essentials' sampling nodes are: ``comfy.samplers.KSampler`` built from pack
 code for its ``sigmas`` (the variation noise is scaled by them) and sampled with ``KSampler.sample``,
-``comfy.model_management.load_model_gpu`` / ``get_torch_device``, ``model.model.latent_format.scale_factor``."""
+``comfy.model_management.load_model_gpu`` / ``get_torch_device``, ``model.model.latent_format.scale_factor``;
+tokens edited in ComfyUI's dict form before encoding (as its CLIPTextEncodeSDXL+ does); wrappers and callbacks
+added to a clone (as KJNodes' patch nodes do)."""
 
 import comfy.model_management
+import comfy.patcher_extension
 import comfy.sample
 import comfy.samplers
 import torch
@@ -65,4 +68,49 @@ class SigmasEssStyle:
                                  "is_tensor": isinstance(sigmas, torch.Tensor)}]}}
 
 
-NODE_CLASS_MAPPINGS = {"KSamplerObjectEssStyle": KSamplerObjectEssStyle, "SigmasEssStyle": SigmasEssStyle}
+class TokensSwapEssStyle:
+    """Tokenizes two prompts, puts the second's CLIP-L tokens into the first's, encodes the result."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"clip": ("CLIP",), "text": ("STRING", {"default": ""}),
+                             "text_l": ("STRING", {"default": ""})}}
+
+    RETURN_TYPES = ("CONDITIONING",)
+    FUNCTION = "execute"
+    OUTPUT_NODE = True
+    CATEGORY = "essentials_style"
+
+    def execute(self, clip, text, text_l):
+        tokens = clip.tokenize(text)
+        tokens["l"] = clip.tokenize(text_l)["l"]
+        first = tokens["l"][0]
+        facts = {"keys": sorted(tokens), "chunk": len(first), "start": int(first[0][0]), "weight": float(first[1][1])}
+        return {"ui": {"text": [facts]}, "result": (clip.encode_from_tokens_scheduled(tokens),)}
+
+
+class WrapperPatchEssStyle:
+    """A clone with an outer-sample wrapper and a pre-run callback (recorded; the host samples without them)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",)}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "execute"
+    OUTPUT_NODE = True
+    CATEGORY = "essentials_style"
+
+    def execute(self, model):
+        clone = model.clone()
+        clone.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "ess_style",
+                                   lambda executor, *args, **kwargs: executor(*args, **kwargs))
+        clone.add_callback(comfy.patcher_extension.CallbacksMP.ON_PRE_RUN, lambda patcher: None)
+        facts = {"wrappers": len(clone.get_wrappers(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "ess_style")),
+                 "callbacks": len(clone.get_callbacks(comfy.patcher_extension.CallbacksMP.ON_PRE_RUN, None)),
+                 "original": len(model.wrappers) + len(model.callbacks)}
+        return {"ui": {"text": [facts]}, "result": (clone,)}
+
+
+NODE_CLASS_MAPPINGS = {"KSamplerObjectEssStyle": KSamplerObjectEssStyle, "SigmasEssStyle": SigmasEssStyle,
+                       "TokensSwapEssStyle": TokensSwapEssStyle, "WrapperPatchEssStyle": WrapperPatchEssStyle}

@@ -56,6 +56,22 @@ class ResizeFlipKJStyle:
         return (flipped, width, height)
 
 
+class CountFramesKJStyle:
+    """Returns one value more than its RETURN_TYPES (as ConstrainImageforVideo|pysssss does): ComfyUI keeps the
+    declared ones."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "count"
+    CATEGORY = "kj_style"
+
+    def count(self, image):
+        return (int(image.shape[0]), "an undeclared extra value")
+
+
 class ImageToBoundingBoxKJStyle(io.ComfyNode):
     """A v3 node with a BOUNDING_BOX output: the whole image as one box per frame."""
 
@@ -102,5 +118,6 @@ NODE_CLASS_MAPPINGS = {
     "LoadFromInputKJStyle": LoadFromInputKJStyle,
     "ResizeFlipKJStyle": ResizeFlipKJStyle,
     "ImageToBoundingBoxKJStyle": ImageToBoundingBoxKJStyle,
+    "CountFramesKJStyle": CountFramesKJStyle,
     "ShowKJStyle": ShowKJStyle,
 }
