@@ -29,8 +29,8 @@ PACKS = ROOT / "tests" / "packs" / "real"
 
 pytestmark = pytest.mark.timeout(300)
 
-KJ_NODES = ["CountFramesKJStyle", "ImageToBoundingBoxKJStyle", "LoadFromInputKJStyle", "ResizeFlipKJStyle",
-            "ShowKJStyle"]
+KJ_NODES = ["CountFramesKJStyle", "ImageToBoundingBoxKJStyle", "LoadFromInputKJStyle", "PreviewV3KJStyle",
+            "ResizeFlipKJStyle", "ShowKJStyle"]
 RG_NODES = ["BatchImagesRgStyle", "BatchLatentsRgStyle", "EmptyLatentRgStyle", "ImageComparerRgStyle",
             "KSamplerConfigRgStyle", "ShowRgStyle"]
 
@@ -49,6 +49,7 @@ def prompt() -> dict[str, Any]:
         "6": {"class_type": "ShowKJStyle", "inputs": {"value": ["5", 0]}},
         "7": {"class_type": "CountFramesKJStyle", "inputs": {"image": ["10", 0]}},
         "8": {"class_type": "ShowKJStyle", "inputs": {"value": ["7", 0]}},
+        "9": {"class_type": "PreviewV3KJStyle", "inputs": {"image": ["3", 0]}},
         "10": blue,
         "11": {"class_type": "BatchImagesRgStyle", "inputs": {"image1": ["1", 0], "image2": ["10", 0]}},
         "12": {"class_type": "ShowRgStyle", "inputs": {"value": ["11", 0]}},
@@ -131,6 +132,12 @@ def test_an_image_op_runs_in_the_pack(ran: Ran) -> None:
 
 def test_a_bounding_box_output_crosses_as_boxes_per_frame(ran: Ran) -> None:
     assert text(ran, "6") == [[{"x": 0, "y": 0, "width": 16, "height": 2}]]
+
+
+def test_a_v3_ui_preview_writes_in_the_hosts_temp_folder(ran: Ran) -> None:
+    [image] = ran.result.outputs["9"]["images"]
+    assert image["type"] == "temp"
+    assert (ran.temp / image["subfolder"] / image["filename"]).is_file()
 
 
 def test_an_undeclared_extra_return_value_is_dropped(ran: Ran) -> None:

@@ -10,7 +10,7 @@ import torch
 from aiohttp import web
 from comfy.samplers import CFGGuider, sampling_function  # noqa: F401  (imported at module level, used later)
 from comfy.utils import ProgressBar, common_upscale
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 from server import PromptServer
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
@@ -87,6 +87,19 @@ class ImageToBoundingBoxKJStyle(io.ComfyNode):
         return io.NodeOutput([[{"x": 0, "y": 0, "width": width, "height": height}] for _ in range(image.shape[0])])
 
 
+class PreviewV3KJStyle(io.ComfyNode):
+    """A v3 output node previewing with ``ui.PreviewImage`` (as KJNodes' preview nodes do)."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="PreviewV3KJStyle", category="kj_style", is_output_node=True,
+                         inputs=[io.Image.Input("image")], outputs=[])
+
+    @classmethod
+    def execute(cls, image):
+        return io.NodeOutput(ui=ui.PreviewImage(image, cls=cls))
+
+
 class ShowKJStyle:
     """An output node: what reached it, as ui text (an image as its shape and its first row's values)."""
 
@@ -119,5 +132,6 @@ NODE_CLASS_MAPPINGS = {
     "ResizeFlipKJStyle": ResizeFlipKJStyle,
     "ImageToBoundingBoxKJStyle": ImageToBoundingBoxKJStyle,
     "CountFramesKJStyle": CountFramesKJStyle,
+    "PreviewV3KJStyle": PreviewV3KJStyle,
     "ShowKJStyle": ShowKJStyle,
 }
