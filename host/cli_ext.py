@@ -242,15 +242,18 @@ def cmd_ext_doctor(args: argparse.Namespace) -> int:
             shutil.copy(manifest, only)
         one = argparse.Namespace(**{**vars(args), "extensions_dir": only, "extra_model_paths_config": []})
 
+        registry = builtin_registry()
+        core = set(registry.nodes)
+
         async def main() -> list[Any]:
-            runners, statuses = await load(builtin_registry(), one)
+            runners, statuses = await load(registry, one)
             await close(runners)
             return statuses
 
         status = asyncio.run(main())[0]
         status.path = pack
         _, reqs = pack_env_spec(pack.resolve(), list(args.find_links), args.offline)
-        print("\n".join(report(status, reqs)))
+        print("\n".join(report(status, reqs, core)))
     return 0 if status.state == "ready" else 1
 
 

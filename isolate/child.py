@@ -28,6 +28,7 @@ from isolate.context import CURRENT_NODE, InterruptProcessingException, NodeCont
 from isolate.dynprompt import DynPromptData  # noqa: E402
 from isolate.local_runner import LocalRunner  # noqa: E402
 from isolate.nodedef import NodeDef  # noqa: E402
+from isolate.paths import CURRENT_PATHS, OutputPaths  # noqa: E402
 from isolate.rpc.peer import Peer  # noqa: E402
 
 PRESTARTUP = "prestartup_script.py"
@@ -111,10 +112,12 @@ class ChildServer:
 
     async def load(self) -> None:
         from isolate import patch_watch
+        from isolate.child_services import services
         from isolate.import_watch import watching
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
+        services().ensure_input_folder()
         before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():
@@ -238,13 +241,23 @@ class ChildServer:
         node_call = self.node_call(call)
         self.hook.interrupted = False
         token = CURRENT_NODE.set(NodeContext(call.prompt_id, call.node_id, call.index, self.hook))
+        paths = CURRENT_PATHS.set(self.output_paths())  # where v3 ui.PreviewImage / PreviewAudio write
         try:
             out = body(node_call)
             if inspect.isawaitable(out):
                 return _finish(asyncio.ensure_future(out), convert)  # the task keeps this context
         finally:
+            CURRENT_PATHS.reset(paths)
             CURRENT_NODE.reset(token)
         return convert(out)
+
+    def output_paths(self) -> OutputPaths:
+        """The host's output and temp folders (as ``folder_paths`` has them) and its metadata switch."""
+        from isolate.child_services import services
+        from isolate.save_nodes import metadata_enabled
+
+        svc = services()
+        return OutputPaths(Path(svc.output_directory), Path(svc.temp_directory), metadata=metadata_enabled())
 
 
 class _NoProtocol:

@@ -16,6 +16,9 @@ COMFYUI_BASE = {
     "pyyaml": "yaml", "pillow": "PIL", "numpy": "numpy", "scipy": "scipy", "tqdm": "tqdm", "psutil": "psutil",
     "alembic": "alembic", "sqlalchemy": "sqlalchemy", "av": "av", "kornia": "kornia", "pydantic": "pydantic",
     "pydantic-settings": "pydantic_settings",
+    # not in ComfyUI's list but in every ComfyUI environment: transformers 4.x and huggingface-hub < 1 (what
+    # ComfyUI's pins installed until transformers 5) depend on it; packs import it undeclared (rgthree-comfy)
+    "requests": "requests",
 }
 #: in ComfyUI's list but not provided, and why
 LEFT_OUT = {"spandrel": "needs torchvision, which this host does not have"}

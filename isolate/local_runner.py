@@ -143,6 +143,9 @@ def normalize_result(out: Any, nd: NodeDef) -> NodeResult:
 
 
 def _checked(values: tuple, ui: Any, expand: Any, nd: NodeDef) -> NodeResult:
+    if len(values) > len(nd.outputs) and nd.outputs:
+        # more values than RETURN_TYPES: ComfyUI keeps them, but no link can reach past the declared slots
+        values = values[:len(nd.outputs)]
     if len(values) != len(nd.outputs):
         if values and nd.outputs:
             raise TypeError(f"{nd.name} returned {len(values)} values for its {len(nd.outputs)} outputs")

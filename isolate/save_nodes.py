@@ -15,7 +15,7 @@ from typing import Any
 _SAVE_DESCRIPTION = "Saves the input images to your ComfyUI output directory."
 
 
-def _metadata_enabled() -> bool:
+def metadata_enabled() -> bool:
     from isolate.core_nodes import host_info
 
     return not (host_info().get("args") or {}).get("disable_metadata", False)
@@ -59,7 +59,7 @@ class SaveImage:
         for batch_number, image in enumerate(images):
             pixels = np.clip(255.0 * image.cpu().numpy(), 0, 255).astype(np.uint8)
             meta = None
-            if _metadata_enabled():
+            if metadata_enabled():
                 meta = PngInfo()
                 if prompt is not None:
                     meta.add_text("prompt", json.dumps(prompt))

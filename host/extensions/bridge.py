@@ -92,7 +92,12 @@ class HostBridge:
         bound = self.registry.nodes[name]
         cls = getattr(bound.runner, "_classes", {}).get(name)
         info: dict[str, Any] = {"info": bound.nodedef.info, "origin": bound.nodedef.origin}
-        if cls is not None:
+        if cls is not None and hasattr(cls, "define_schema"):
+            # a v3 node: its FUNCTION is the v3 dispatcher; pack code calls ComfyUI's v1 name (ImageBatch.batch)
+            info["function"] = model_calls.V3_FUNCTIONS.get(name, "execute")
+            info["attrs"] = class_attributes(cls)
+            info["params"] = _params(getattr(cls, "execute", None))
+        elif cls is not None:
             info["function"] = getattr(cls, "FUNCTION", None) or model_calls.V3_FUNCTIONS.get(name, "execute")
             info["attrs"] = class_attributes(cls)
             info["params"] = _params(getattr(cls, info["function"], None))

@@ -12,6 +12,7 @@ import ast
 import json
 import os
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,9 @@ def installed(env: Path) -> list[str]:
     return found
 
 
-def report(status: Any, reqs: Any) -> list[str]:
-    """The doctor's lines for one loaded pack (``status``: PackStatus, ``reqs``: PackRequirements)."""
+def report(status: Any, reqs: Any, host_nodes: Collection[str] = ()) -> list[str]:
+    """The doctor's lines for one loaded pack (``status``: PackStatus, ``reqs``: PackRequirements;
+    ``host_nodes``: the node names the host has, which ``comfy_extras`` imports resolve to)."""
     lines = [f"pack {status.name}: {status.state}" + (f" ({status.reason})" if status.reason else ""),
              f"  folder: {status.path}"]
     lines += ["environment:", f"  venv: {status.env.path if status.env else '(not built)'}", "  requirements:"]
@@ -93,26 +95,39 @@ def report(status: Any, reqs: Any) -> list[str]:
     lines.append("  torch family (the host's): " + ", ".join(f"{d} {_version(d) or '(not in the host)'}"
                                                          for d in sorted(TORCH_FAMILY)))
     lines += [f"  note: {n}" for n in status.notes]
-    lines += _host_modules(status)
+    lines += _host_modules(status, frozenset(host_nodes))
     defined = defined_node_classes(status.path)
     lines += [f"nodes: {len(status.nodes)} registered, {len(defined)} node classes defined in its sources"]
     lines += [f"  registered: {', '.join(status.nodes) or '(none)'}"]
     return lines
 
 
-def _host_modules(status: Any) -> list[str]:
+def _host_modules(status: Any, host_nodes: frozenset[str]) -> list[str]:
     wanted = scan_imports(status.path)
     lines = ["ComfyUI modules it imports that nodehost lacks:"]
     if status.env is None:
         return lines + ["  (environment not built: cannot check)"]
     missing = missing_in_env(status.env.python, wanted)
     for module, what in missing.items():
-        lines.append(f"  {module}: " + ("module not provided" if what == "module" else
-                                        "a stand-in (imports; raises when used)" if what == "standin" else
-                                        f"lacks {', '.join(what)}"))
+        lines.append(f"  {module}: " + _describe(module, what, sorted(wanted.get(module, ())), host_nodes))
     if not missing:
         lines.append(f"  none ({len(wanted)} imported modules checked)")
     return lines
+
+
+def _describe(module: str, what: Any, symbols: list[str], host_nodes: frozenset[str]) -> str:
+    """One module's line: what the pack gets for each name it imports from it."""
+    if what == "module":
+        return "module not provided (its import fails)"
+    if what == "standin" and module.startswith("comfy_extras.") and symbols:
+        ours = [s for s in symbols if s in host_nodes]
+        rest = [s for s in symbols if s not in host_nodes]
+        parts = [f"{', '.join(ours)}: the host's node (runs on the host)"] if ours else []
+        parts += [f"{', '.join(rest)}: a stand-in (imports; raises NotProvidedError when used)"] if rest else []
+        return "; ".join(parts)
+    if what == "standin":
+        return "a stand-in module (imports; each name raises NotProvidedError when used)"
+    return f"lacks {', '.join(what)} (stand-ins: the import works, using them raises NotProvidedError)"
 
 
 def _version(dist: str) -> str | None:

@@ -11,9 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 #: ComfyUI's function names of the core nodes the host writes on the v3 API
+#: (what pack code calls: ``LatentBatch().batch(a, b)``, ``BasicScheduler().get_sigmas(...)``)
 V3_FUNCTIONS = {"EmptyImage": "generate", "ImageInvert": "invert", "SaveImage": "save_images",
                 "PreviewImage": "save_images", "ImageBatch": "batch", "RebatchImages": "rebatch",
-                "RebatchLatents": "rebatch"}
+                "RebatchLatents": "rebatch", "LatentBatch": "batch", "CLIPTextEncodeSDXL": "encode",
+                "CLIPTextEncodeSDXLRefiner": "encode", "LatentAdd": "op", "LatentSubtract": "op",
+                "LatentMultiply": "op", "LatentInterpolate": "op",
+                **dict.fromkeys(("BasicScheduler", "KarrasScheduler", "ExponentialScheduler", "SDTurboScheduler",
+                                 "PolyexponentialScheduler", "BetaSamplingScheduler", "SplitSigmas"), "get_sigmas"),
+                **dict.fromkeys(("BasicGuider", "CFGGuider", "DualCFGGuider"), "get_guider"),
+                "KSamplerSelect": "get_sampler", "SamplerCustom": "sample", "SamplerCustomAdvanced": "sample",
+                "RandomNoise": "get_noise", "DisableNoise": "get_noise", "MaskToImage": "mask_to_image",
+                "ImageToMask": "image_to_mask", "InvertMask": "invert", "SolidMask": "solid", "CropMask": "crop",
+                "GrowMask": "expand_mask", "FeatherMask": "feather", "MaskComposite": "combine",
+                "ImageCompositeMasked": "composite", "ImageCrop": "crop", "RepeatImageBatch": "repeat",
+                "ImageFromBatch": "frombatch"}
 
 
 def _ksampler_module() -> Any:
@@ -40,7 +52,43 @@ def _using(model: Any, fn: Callable[[], Any], device_attr: str | None = None) ->
 
 
 # -- CLIP ----------------------------------------------------------------------------------------------
+def tokens_as_comfy(clip: Any, tokens: Any) -> Any:
+    """ComfyUI's token form, which packs read and edit: ``{encoder: [[(token, weight), ...] per chunk of 77]}``
+    (``"l"``, ``"h"``, ``"g"``; SDXL has ``"l"`` and ``"g"``); a token is an id or an embedding vector."""
+    from host.models.clip_sdxl import SDXLTokens
+    from host.models.conditioning import TokenBatch
+
+    def chunks(batch: TokenBatch) -> list[list[tuple[Any, float]]]:
+        return [[(t, float(w)) for t, w in c] for c in batch.chunks]
+
+    if isinstance(tokens, SDXLTokens):
+        return {"l": chunks(tokens.l), "g": chunks(tokens.g)}
+    if isinstance(tokens, TokenBatch):
+        return {str(getattr(clip, "kind", None) or "l"): chunks(tokens)}
+    return tokens
+
+
+def tokens_from_comfy(clip: Any, tokens: Any) -> Any:
+    """The host's tokens from ComfyUI's form (pairs or ``(token, weight, word_id)`` triples, lists or tuples)."""
+    from host.models.clip_sdxl import SDXLTokens
+    from host.models.conditioning import TokenBatch
+
+    if not isinstance(tokens, dict):
+        return tokens
+
+    def batch(key: str) -> TokenBatch:
+        if key not in tokens:
+            raise ValueError(f"tokens for this CLIP need the key {key!r}; got {sorted(tokens)}")
+        return TokenBatch([[(t[0], float(t[1])) for t in c] for c in tokens[key]])
+
+    kind = str(getattr(clip, "kind", None) or "l")
+    if kind == "lg":
+        return SDXLTokens(batch("l"), batch("g"))
+    return batch(kind if kind in tokens else next(iter(tokens), kind))
+
+
 def clip_encode_from_tokens(clip: Any, tokens: Any, return_pooled: Any = False, return_dict: bool = False) -> Any:
+    tokens = tokens_from_comfy(clip, tokens)
     cond, pooled = _using(clip, lambda: clip.encode(tokens), "text_encoder_device")
     if return_dict:
         return {"cond": cond, "pooled_output": pooled}
@@ -49,6 +97,7 @@ def clip_encode_from_tokens(clip: Any, tokens: Any, return_pooled: Any = False, 
 
 def clip_encode_from_tokens_scheduled(clip: Any, tokens: Any, unprojected: bool = False,
                                       add_dict: dict[str, Any] | None = None) -> Any:
+    tokens = tokens_from_comfy(clip, tokens)
     cond, pooled = _using(clip, lambda: clip.encode(tokens), "text_encoder_device")
     return [[cond, {"pooled_output": pooled, **(add_dict or {})}]]
 
@@ -66,7 +115,7 @@ def clip_set_last_layer(clip: Any, layer: int) -> None:
 
 
 def clip_tokenize(clip: Any, text: str, return_word_ids: bool = False, **_: Any) -> Any:
-    return clip.tokenize(text)
+    return tokens_as_comfy(clip, clip.tokenize(text))
 
 
 # -- VAE -----------------------------------------------------------------------------------------------

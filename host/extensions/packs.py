@@ -2,12 +2,15 @@
 
 Node definitions are cached on disk, keyed by the pack's source files (path, size, mtime) and its environment's
 digest: with a valid cache the nodes are registered at once and the child starts on the first call (lazily), so
-start-up never waits for a child; an edited pack is read again."""
+start-up never waits for a child; an edited pack is read again, and so is every pack when the files in the
+model or input folders change (packs list them in INPUT_TYPES: a checkpoint added since shows in their combos
+after a restart, as in ComfyUI)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,33 @@ def source_key(pack_dir: Path, env_digest: str = "") -> str:
         if path.suffix in _SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
             st = path.stat()
             h.update(f"{path.relative_to(pack_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def folders_digest(folders: dict[str, Any] | None) -> str:
+    """A digest of the file names and sizes under the model and input folders (``folders`` as the child gets
+    them; the child's defaults under the working directory when absent)."""
+    cfg = folders or {}
+    base = Path(cfg.get("base_path") or Path.cwd())
+    roots = [Path(cfg.get("models_dir") or base / "models"), Path(cfg.get("input") or base / "input")]
+    for entry in (cfg.get("folders") or {}).values():
+        try:
+            roots += [Path(p) for p in entry[0]]
+        except (TypeError, IndexError, KeyError):
+            continue
+    h = hashlib.sha256()
+    for root in sorted(set(roots)):
+        for folder, dirs, files in os.walk(root, followlinks=True):
+            dirs.sort()
+            depth = len(Path(folder).relative_to(root).parts)
+            if depth >= 4:  # model folders nest a level or two; deeper trees are not listed by packs
+                dirs.clear()
+            for name in sorted(files):
+                try:
+                    size = os.stat(os.path.join(folder, name)).st_size
+                except OSError:
+                    continue
+                h.update(f"{folder}/{name}\0{size}\n".encode())
     return h.hexdigest()[:20]
 
 
@@ -88,7 +118,8 @@ async def start_pack(registry: Registry, pack_dir: Path, name: str | None = None
         bridge = HostBridge(registry)
     runner.bridge = bridge  # the pack's calls into the host: core nodes, model proxies
     runner.loop = asyncio.get_running_loop()  # the child belongs to this loop, even when it starts later
-    key = source_key(pack_dir, env_digest + compat_digest()) if cache is not None else ""
+    key = (source_key(pack_dir, env_digest + compat_digest() + folders_digest(folders))
+           if cache is not None else "")
     info = cache.get(name, key) if cache is not None else None
     if info is None:
         info = await runner.start()

@@ -195,6 +195,28 @@ class Webcam(ComfyTypeIO):
                              extra_dict, raw_link, advanced)
 
 
+@comfytype(io_type="BOUNDING_BOX")
+class BoundingBox(ComfyTypeIO):
+    """A box ``{"x", "y", "width", "height"}`` in pixels (a list of them per frame where a node says so); as an
+    input a widget without a socket unless ``socketless=False`` or ``force_input``."""
+
+    Type = dict
+
+    class Input(WidgetInput):
+        def __init__(self, id: str, display_name: str | None = None, optional: bool = False,
+                     tooltip: str | None = None, socketless: bool = True, default: dict[str, int] | None = None,
+                     component: str | None = None, force_input: bool | None = None,
+                     advanced: bool | None = None) -> None:
+            if default is None:
+                default = {"x": 0, "y": 0, "width": 512, "height": 512}
+            super().__init__(id, display_name, optional, tooltip, None, default, socketless, None, force_input,
+                             None, None, advanced)
+            self.component = component
+
+        def as_dict(self) -> dict[str, Any]:
+            return super().as_dict() | prune_dict({"component": self.component})
+
+
 def _plain(name: str, io_type: str, doc: str | None = None) -> type[ComfyTypeIO]:
     """A socket-only type: the default Input and Output bound to ``io_type``."""
     return comfytype(io_type)(type(name, (ComfyTypeIO,), {"__module__": "isolate.api.io", "__doc__": doc}))

@@ -39,6 +39,7 @@ from isolate.api._types import (
     AudioEncoder,
     AudioEncoderOutput,
     Boolean,
+    BoundingBox,
     Clip,
     ClipVision,
     ClipVisionOutput,
@@ -86,7 +87,8 @@ from isolate.api._types import (
 
 __all__ = [
     "BBOX", "SEGS", "SVG", "Accumulation", "AnyType", "Audio", "AudioEncoder", "AudioEncoderOutput", "Autogrow",
-    "Boolean", "Clip", "ClipVision", "ClipVisionOutput", "Combo", "ComfyNode", "ComfyTypeI", "ComfyTypeIO",
+    "Boolean", "BoundingBox", "Clip", "ClipVision", "ClipVisionOutput", "Combo", "ComfyNode", "ComfyTypeI",
+    "ComfyTypeIO",
     "Conditioning", "ControlAfterGenerate", "ControlNet", "Custom", "DynamicCombo", "DynamicInput",
     "DynamicOutput", "DynamicSlot", "FaceAnalysis", "Float", "FlowControl", "FolderType", "Gligen", "Guider",
     "Hidden", "HiddenHolder", "HookKeyframes", "Hooks", "Image", "Input", "Int", "Latent", "LatentOperation",

@@ -115,7 +115,10 @@ def _record_def(item: Any) -> None:
 
 
 class _Router:
-    """``app.router``: the ``add_*`` registration methods, recording."""
+    """``app.router``: the ``add_*`` registration methods, recording. ``frozen`` is False, as aiohttp's router
+    is while ComfyUI imports its packs (before the app starts): packs test it before adding routes."""
+
+    frozen = False
 
     def add_route(self, method: str, path: str, handler: Any, **kwargs: Any) -> None:
         services().record_route(method, path, handler)

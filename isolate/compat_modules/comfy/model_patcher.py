@@ -2,8 +2,9 @@
 
 What only describes the model is answered here, from what the host says once (``model_info``):
 ``model.latent_format``, ``model.model_type``, ``get_model_object("model_sampling")``, ``model_dtype()``.
-``clone`` copies the proxy (same host weights); ``add_patches``, ``add_object_patch``, ``model_options`` and
-the ``set_model_*`` patch setters record the patches on the clone, as ComfyUI does. Sampling runs on the
+``clone`` copies the proxy (same host weights); ``add_patches``, ``add_object_patch``, ``model_options``, the
+``set_model_*`` patch setters and the wrappers and callbacks (``add_wrapper_with_key``, ``add_callback``)
+record the patches on the clone, as ComfyUI does. Sampling runs on the
 host (``comfy.sample.sample``).
 """
 
@@ -30,6 +31,9 @@ class ModelPatcher(HostObject):
         self._info: dict[str, Any] | None = None
         self._model: Any = None
         self.parent: ModelPatcher | None = None
+        #: ComfyUI's wrappers and callbacks: kind -> key -> [fn, ...] (comfy.patcher_extension's kinds)
+        self.wrappers: dict[str, dict[str, list[Any]]] = {}
+        self.callbacks: dict[str, dict[str, list[Any]]] = {}
 
     # -- what the host tells once -------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -91,7 +95,34 @@ class ModelPatcher(HostObject):
         n.model_options = copy.copy(self.model_options)
         n.model_options["transformer_options"] = _copy_transformer_options(self.model_options)
         n._info, n._model, n.parent = self._info, self._model, self
+        n.wrappers = {k: {key: list(fns) for key, fns in v.items()} for k, v in self.wrappers.items()}
+        n.callbacks = {k: {key: list(fns) for key, fns in v.items()} for k, v in self.callbacks.items()}
         return n
+
+    # -- wrappers and callbacks (comfy.patcher_extension), recorded like the patches ------------------------
+    def add_wrapper_with_key(self, wrapper_type: str, key: str, wrapper: Any) -> None:
+        self.wrappers.setdefault(wrapper_type, {}).setdefault(key, []).append(wrapper)
+
+    def add_wrapper(self, wrapper_type: str, wrapper: Any) -> None:
+        self.add_wrapper_with_key(wrapper_type, None, wrapper)  # type: ignore[arg-type]  (ComfyUI's key None)
+
+    def remove_wrappers_with_key(self, wrapper_type: str, key: str) -> None:
+        self.wrappers.get(wrapper_type, {}).pop(key, None)
+
+    def get_wrappers(self, wrapper_type: str, key: str) -> list[Any]:
+        return list(self.wrappers.get(wrapper_type, {}).get(key, []))
+
+    def add_callback_with_key(self, call_type: str, key: str, callback: Any) -> None:
+        self.callbacks.setdefault(call_type, {}).setdefault(key, []).append(callback)
+
+    def add_callback(self, call_type: str, callback: Any) -> None:
+        self.add_callback_with_key(call_type, None, callback)  # type: ignore[arg-type]
+
+    def remove_callbacks_with_key(self, call_type: str, key: str) -> None:
+        self.callbacks.get(call_type, {}).pop(key, None)
+
+    def get_callbacks(self, call_type: str, key: str) -> list[Any]:
+        return list(self.callbacks.get(call_type, {}).get(key, []))
 
     def add_patches(self, patches: dict[str, Any], strength_patch: float = 1.0, strength_model: float = 1.0) -> list:
         for key, patch in patches.items():
@@ -173,7 +204,8 @@ class ModelPatcher(HostObject):
         return None
 
     def has_patches(self) -> bool:
-        return bool(self.patches or self.object_patches or _has_options(self.model_options))
+        return bool(self.patches or self.object_patches or self.wrappers or self.callbacks
+                    or _has_options(self.model_options))
 
     def _warn_if_patched(self) -> None:
         """The host samples its own weights and options: patches recorded here are not applied there yet."""
@@ -181,6 +213,7 @@ class ModelPatcher(HostObject):
             log.warning("nodehost: the weight/object patches and model_options a pack set on this MODEL are not "
                         "applied by the host's sampler yet (%s)", ", ".join(sorted(
                             [*(f"patch {k}" for k in list(self.patches)[:3]), *self.object_patches,
+                             *(f"wrapper {k}" for k in self.wrappers), *(f"callback {k}" for k in self.callbacks),
                              *(k for k in self.model_options if k != "transformer_options")])))
 
 

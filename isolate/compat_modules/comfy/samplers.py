@@ -23,15 +23,64 @@ class _KSamplerMeta(type):
 
 
 class KSampler(metaclass=_KSamplerMeta):
-    """``KSampler.SAMPLERS`` / ``SCHEDULERS`` (read at class definition or INPUT_TYPES time); sampling with
-    it runs on the host: ``comfy.sample.sample``."""
+    """``KSampler.SAMPLERS`` / ``SCHEDULERS`` (read at class definition or INPUT_TYPES time), and ComfyUI's
+    object: ``sigmas`` for its steps and denoise (the host's scheduler over the MODEL's sigmas), ``sample``
+    (run on the host, as ``comfy.sample.sample_custom``)."""
 
     DISCARD_PENULTIMATE_SIGMA_SAMPLERS = {"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"}
 
     def __init__(self, model: Any, steps: int, device: Any = None, sampler: str | None = None,
                  scheduler: str | None = None, denoise: float | None = None, model_options: Any = None) -> None:
-        self.model, self.steps, self.device = model, steps, device
-        self.sampler, self.scheduler, self.denoise = sampler, scheduler, 1.0 if denoise is None else denoise
+        self.model, self.device = model, device
+        self.sampler, self.scheduler = sampler, scheduler
+        self.model_options = model_options if model_options is not None else getattr(model, "model_options", {})
+        self.set_steps(steps, denoise)
+        self.denoise = denoise
+
+    def calculate_sigmas(self, steps: int) -> Any:
+        """``steps + 1`` sigmas of this scheduler; the samplers that skip the penultimate sigma get one more
+        step computed and that sigma dropped, as ComfyUI does."""
+        import torch
+
+        discard = self.sampler in self.DISCARD_PENULTIMATE_SIGMA_SAMPLERS
+        sigmas = calculate_sigmas(self.model.get_model_object("model_sampling"), self.scheduler,
+                                  steps + 1 if discard else steps)
+        return torch.cat([sigmas[:-2], sigmas[-1:]]) if discard else sigmas
+
+    def set_steps(self, steps: int, denoise: float | None = None) -> None:
+        """``sigmas`` for ``steps``; a denoise below 1 keeps the last ``steps + 1`` of ``steps / denoise``."""
+        import torch
+
+        self.steps = steps
+        if denoise is None or denoise > 0.9999:
+            self.sigmas = self.calculate_sigmas(steps)
+        elif denoise <= 0.0:
+            self.sigmas = torch.FloatTensor([])
+        else:
+            self.sigmas = self.calculate_sigmas(int(steps / denoise))[-(steps + 1):]
+
+    def sample(self, noise: Any, positive: Any, negative: Any, cfg: float, latent_image: Any = None,
+               start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = False,
+               denoise_mask: Any = None, sigmas: Any = None, callback: Any = None, disable_pbar: bool = False,
+               seed: int | None = None) -> Any:
+        """The denoised latent over ``sigmas`` (default this object's), cut to ``start_step``..``last_step``;
+        a start past the end returns the input latent (or zeros)."""
+        import torch
+
+        sigmas = (self.sigmas if sigmas is None else sigmas).clone()
+        if last_step is not None and last_step < len(sigmas) - 1:
+            sigmas = sigmas[:last_step + 1]
+            if force_full_denoise:
+                sigmas[-1] = 0
+        if start_step is not None:
+            if start_step >= len(sigmas) - 1:
+                return latent_image if latent_image is not None else torch.zeros_like(noise)
+            sigmas = sigmas[start_step:]
+        from comfy.sample import sample_custom
+
+        return sample_custom(self.model, noise, cfg, sampler_object(self.sampler), sigmas, positive, negative,
+                             latent_image, noise_mask=denoise_mask, callback=callback, disable_pbar=disable_pbar,
+                             seed=seed)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,1 @@
+// served at /kj_style_async
