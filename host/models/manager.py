@@ -55,6 +55,25 @@ class _Cached:
     nbytes: int
 
 
+def resident_bytes(value: Any, file_bytes: int) -> int:
+    """RAM a loaded file's value takes or will take: its parts' weights at their loaded dtype (an fp16 file
+    computed in fp32 on the CPU takes twice its size) plus the packed copies of their convolutions; the file's
+    size for a value of another kind."""
+    from host.models.ops import packed_bytes
+
+    parts = [getattr(value, name, None) for name in ("model", "clip", "vae")] if hasattr(value, "family") else [value]
+    total, known = 0, False
+    for part in parts:
+        if part is None or not callable(getattr(part, "nbytes", None)):
+            continue
+        known = True
+        total += int(part.nbytes())
+        module = getattr(part, "module", None)
+        if module is not None and hasattr(module, "modules"):
+            total += packed_bytes(module)
+    return total if known else file_bytes
+
+
 class ModelManager:
     """Devices, dtypes, loaded models and their budget. Thread-safe (the server reads ``stats`` off the
     executor's thread)."""
@@ -136,10 +155,11 @@ class ModelManager:
         return value
 
     def _trim_files(self, budget: int) -> None:
-        total = sum(c.nbytes for c in self._files.values())
+        sizes = {key: resident_bytes(c.value, c.nbytes) for key, c in self._files.items()}
+        total = sum(sizes.values())
         while self._files and total > budget and len(self._files) > 1:
             key, dropped = self._files.popitem(last=False)
-            total -= dropped.nbytes
+            total -= sizes[key]
             self._unplace(dropped.value)
             log.info("model cache: dropped %s", key[-3])
 
@@ -346,4 +366,4 @@ def _empty_device_cache() -> None:
         torch.cuda.empty_cache()
 
 
-__all__ = ["MODEL_MODULES", "import_model_code", "ModelFileMissing", "ModelManager"]
+__all__ = ["MODEL_MODULES", "import_model_code", "resident_bytes", "ModelFileMissing", "ModelManager"]

@@ -78,4 +78,9 @@ class Conv2d(nn.Conv2d):
         return super()._apply(fn, recurse)
 
 
-__all__ = ["PACK_MAX_PIXELS", "Conv2d", "GroupNorm", "LayerNorm", "Linear"]
+def packed_bytes(module: nn.Module) -> int:
+    """Bytes the packed weight copies of ``module``'s convolutions hold (beside their weights)."""
+    return sum(m.weight.numel() * 4 for m in module.modules() if isinstance(m, Conv2d) and m._packed is not None)
+
+
+__all__ = ["PACK_MAX_PIXELS", "Conv2d", "GroupNorm", "LayerNorm", "Linear", "packed_bytes"]

@@ -124,3 +124,30 @@ async def test_the_executor_hands_its_manager_to_nodes(make_registry) -> None:
     assert result.status == "success" and seen == [models, False]
     failed = await Executor(registry, ListSink()).run({"1": {"class_type": "UsesModels", "inputs": {}}}, "q")
     assert failed.status == "error" and failed.error["exception_type"].endswith(NoModelManager.__name__)
+
+
+def test_the_ram_budget_counts_what_a_checkpoint_takes_loaded_not_its_file(tmp_path: Path, sd15_small: Path) -> None:
+    """An fp16 file computed in fp32 takes twice its size, and packed convolutions more: a budget that two
+    files fit but two loaded checkpoints do not keeps one (counting file sizes, an OOM kill ended a run)."""
+    import shutil
+
+    from host.models.manager import resident_bytes
+
+    probe = ModelManager(DeviceConfig(cpu=True))
+    ck = probe.load_checkpoint(sd15_small)
+    loaded = resident_bytes(ck, 0)
+    assert loaded == sum(p.nbytes() for p in (ck.model, ck.clip, ck.vae)) and loaded > 0
+    unet = ck.model.unet
+    cfg = unet.config
+    with torch.no_grad():
+        unet(torch.randn(2, cfg.in_channels, 8, 8), torch.tensor([10.0, 10.0]), torch.randn(2, 77, cfg.context_dim))
+    assert resident_bytes(ck, 0) > loaded  # the convolutions' packed copies count too
+
+    second = tmp_path / "b.safetensors"
+    shutil.copy(sd15_small, second)
+    budget = int(1.5 * loaded)
+    assert 2 * sd15_small.stat().st_size <= budget < 2 * loaded  # both files fit, both loaded do not
+    manager = ModelManager(DeviceConfig(cpu=True, ram_budget_gb=budget / 1024 ** 3))
+    manager.load_checkpoint(sd15_small)
+    manager.load_checkpoint(second)
+    assert [Path(p).name for p in manager.cached_files()] == ["b.safetensors"]
