@@ -10,6 +10,7 @@ which never blocks the loop; a paused transport makes new calls wait for it to d
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import itertools
 import traceback
@@ -99,6 +100,8 @@ class Peer:
         #: see isolate/host_link.py); ``release_held`` dispatches them
         self.hold: frozenset[str] | None = None
         self._held: list[bytes] = []
+        #: complete lines fed and not yet dispatched (see ``feed``)
+        self._frames: collections.deque[bytes] = collections.deque()
         self.register(m.CANCEL_METHOD, self._cancel_incoming, m.CancelParams)
 
     # -- wiring -----------------------------------------------------------------------------------------
@@ -196,18 +199,18 @@ class Peer:
 
     # -- incoming ---------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Bytes from the pipe: every complete line is one message."""
+        """Bytes from the pipe: every complete line is one message, dispatched in arrival order. Re-entrant: a
+        node dispatched from here that calls the host synchronously (isolate/host_link.py) feeds the answer
+        from inside its dispatch; the lines are taken out of the buffer first, so that nested feed never sees
+        (and dispatches again) the request it is running in."""
         buf = self._buffer
         buf += data
-        start = 0
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._dispatch(bytes(buf[start:end]))
-            start = end + 1
-        if start:
-            del buf[:start]
+        end = buf.rfind(b"\n")
+        if end >= 0:
+            self._frames.extend(bytes(buf[:end]).split(b"\n"))
+            del buf[:end + 1]
+        while self._frames:
+            self._dispatch(self._frames.popleft())
 
     def _dispatch(self, frame: bytes) -> None:
         try:
