@@ -1,6 +1,9 @@
 """``/experiment/models/preview/{folder}/{path_index}/{filename}``: a model's preview as WebP, from a sidecar
-image beside it (``name.webp``, ``.png``, ``.jpg``, ``.jpeg``, ``name.preview.png``) or from the
-``ssmd_cover_images`` entry of its safetensors metadata (a JSON list of base64 images)."""
+image beside it (``name.webp``, ``.png``, ``.jpg``, ``.jpeg``, ``name.preview.png`` ...) or from the
+``ssmd_cover_images`` entry of its safetensors metadata (a JSON list of base64 images).
+
+As in ComfyUI the extension of ``filename`` is dropped and the model's base name is looked up: the frontend asks
+for ``name.webp`` whatever the model's own extension and whichever picture lies beside it."""
 
 from __future__ import annotations
 
@@ -17,16 +20,18 @@ from host.folders import safetensors_metadata
 from host.server.routes_files import model_folders
 from host.server.safe_paths import PathRefused, check_filename, safe_join
 
-_SIDECARS = (".webp", ".png", ".jpg", ".jpeg", ".preview.png")
+_SIDECARS = tuple(middle + ext for middle in ("", ".preview") for ext in (".webp", ".png", ".jpg", ".jpeg", ".gif"))
 
 
-def find_preview(model: Path) -> bytes | None:
-    stem = model.with_suffix("")
+def find_preview(stem: Path) -> bytes | None:
+    """The preview of the model ``stem`` (its path without extension): a sidecar picture, else the cover image
+    of ``stem.safetensors``."""
     for suffix in _SIDECARS:
         sidecar = stem.parent / (stem.name + suffix)
         if sidecar.is_file():
             return sidecar.read_bytes()
-    if model.suffix == ".safetensors":
+    model = stem.parent / (stem.name + ".safetensors")
+    if model.is_file():
         covers = (safetensors_metadata(model) or {}).get("ssmd_cover_images")
         try:
             images = json.loads(covers) if isinstance(covers, str) else []
@@ -61,7 +66,7 @@ async def model_preview(request: web.Request) -> web.Response:
         model = safe_join(roots[index], request.match_info["filename"], follow_links=True)
     except PathRefused as exc:
         return web.Response(status=exc.status)
-    data = find_preview(model) if model.is_file() else None
+    data = find_preview(model.with_suffix("")) if model.parent.is_dir() else None
     if data is None:
         return web.Response(status=404)
     try:
