@@ -47,9 +47,23 @@ class MissFinder:
 
 
 def describe_missing(names: list[str]) -> list[str]:
-    """``tried comfy.sd: not provided by nodehost``, one line per missed module."""
+    """``tried comfy.sd: not provided by nodehost``, one line per missed module; for torchvision / torchaudio
+    the command that adds the build matching the host's torch."""
     return [f"tried {m}: the host has no {m} (shared from the host's torch, never installed into a pack)"
-            if m in TORCH_FAMILY else f"tried {m}: not provided by nodehost" for m in names]
+            + _fix(m) if m in TORCH_FAMILY else f"tried {m}: not provided by nodehost" for m in names]
+
+
+def _fix(module: str) -> str:
+    if module not in ("torchvision", "torchaudio"):
+        return ""
+    from importlib import metadata
+
+    from isolate.venv import matching_build
+
+    try:
+        return f"; add it to the host with: {matching_build(module, metadata.version('torch'))}"
+    except (metadata.PackageNotFoundError, ValueError):
+        return ""
 
 
 @contextmanager
