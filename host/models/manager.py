@@ -64,13 +64,11 @@ def resident_bytes(value: Any, file_bytes: int) -> int:
     parts = [getattr(value, name, None) for name in ("model", "clip", "vae")] if hasattr(value, "family") else [value]
     total, known = 0, False
     for part in parts:
-        if part is None or not callable(getattr(part, "nbytes", None)):
+        module = getattr(part, "module", None)  # a model value (not, say, a LoRA's TensorDict)
+        if module is None or not hasattr(module, "modules") or not callable(getattr(part, "nbytes", None)):
             continue
         known = True
-        total += int(part.nbytes())
-        module = getattr(part, "module", None)
-        if module is not None and hasattr(module, "modules"):
-            total += packed_bytes(module)
+        total += int(part.nbytes()) + packed_bytes(module)
     return total if known else file_bytes
 
 
