@@ -97,10 +97,11 @@ class PackWatcher:
         """The baseline: what the packs hold now is what is loaded."""
         self._seen = await asyncio.to_thread(self._snapshots)
 
-    async def run(self) -> None:
+    async def run(self, started: bool = False) -> None:
         """Poll forever; between looks at least ``interval``, and ten times what the last look took (large pack
-        folders are never scanned more than a tenth of the time)."""
-        await self.start()
+        folders are never scanned more than a tenth of the time). ``started``: ``start`` took the baseline."""
+        if not started:
+            await self.start()
         while True:
             await asyncio.sleep(max(self.interval, 10 * self.scan_seconds))
             await self.poll()

@@ -69,16 +69,18 @@ async def watch(state: ServerState, record: WatchState) -> None:
     await state.ready.wait()
     runners = {r.name: r for r in state.runners}
     runners |= {s.name: s.runner for s in state.packs if getattr(s, "runner", None) is not None}  # failed imports
-    record.packs = sorted(runners)
     if not runners:
         log.info("--watch-packs: no loaded pack to watch")
         return
-    log.info("watching %d node pack(s) for changes: %s", len(runners), ", ".join(record.packs))
 
     async def changed(name: str, files: list[str]) -> None:
         await reload(state, record, runners[name], files)
 
-    await PackWatcher({n: r.pack_dir for n, r in runners.items()}, changed, record.interval, record.quiet).run()
+    watcher = PackWatcher({n: r.pack_dir for n, r in runners.items()}, changed, record.interval, record.quiet)
+    await watcher.start()  # the baseline first: a pack is "watched" (its status says so) once edits to it count
+    record.packs = sorted(runners)
+    log.info("watching %d node pack(s) for changes: %s", len(runners), ", ".join(record.packs))
+    await watcher.run(started=True)
 
 
 async def reload(state: ServerState, record: WatchState, runner: Any, files: list[str]) -> None:

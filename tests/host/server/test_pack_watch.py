@@ -99,7 +99,7 @@ async def test_an_edited_pack_gets_its_new_node_and_runs_it(paths, tmp_path: Pat
         assert "WatchEcho" in await (await client.get("/object_info")).json()
         ws = await client.ws_connect("/ws?clientId=w")
         await ws.receive_json()
-        assert (await reloads(client))["watched"] is True
+        assert await wait_for(_watched(client)) is True
         write_pack(pack, pack_source("v2", ("WatchEcho", "WatchNew")))
         event = await node_events(ws)
         assert event["pack"] == "watch_pack" and event["ok"] is True
@@ -131,6 +131,7 @@ async def test_a_broken_edit_keeps_the_old_nodes_marked_failed(paths, tmp_path: 
         await ws.receive_json()
         await run(client, "WatchEcho", "before")
         assert (await history(client, "before"))["outputs"]["n"]["text"] == ["v1:WatchEcho"]
+        await wait_for(_watched(client))
         write_pack(pack, pack_source("v2", tail="raise RuntimeError('half-written edit')\n"))
         event = await node_events(ws)
         assert event["ok"] is False and "RuntimeError: half-written edit (at __init__.py:" in event["error"]
@@ -158,8 +159,9 @@ async def test_a_pack_broken_at_start_loads_once_fixed(paths, tmp_path: Path) ->
     async with TestClient(TestServer(app)) as client:
         ws = await client.ws_connect("/ws?clientId=w")
         await ws.receive_json()
+        assert await wait_for(_watched(client))
         status = await reloads(client)
-        assert status["state"] == "failed" and "missing_module_xyz" in status["reason"] and status["watched"]
+        assert status["state"] == "failed" and "missing_module_xyz" in status["reason"]
         assert "WatchEcho" not in await (await client.get("/object_info")).json()
         write_pack(pack, pack_source("v1"))
         event = await node_events(ws)
@@ -180,6 +182,7 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
             "b": {"class_type": "WatchEcho", "inputs": {"seconds": 0.0, "after": ["a", 0]}}}})
         assert resp.status == 200
         await wait_for(lambda: _running(client, "long"))
+        await wait_for(_watched(client))  # its baseline taken (in a loaded run it once came after the edit)
         write_pack(pack, pack_source("v2"))  # WatchGone removed
         await run(client, "WatchEcho", "queued", seconds=0.01)  # queued behind it: kept, runs after the reload
         await run(client, "WatchGone", "gone", seconds=0.01)  # validated again after the reload: fails
@@ -197,6 +200,13 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
         waited = (await reloads(client))["last_reload"]["seconds"]
         assert waited > 1.0  # it waited for the running prompt (about 2.5 s less the debounce)
         await ws.close()
+
+
+def _watched(client: TestClient) -> Any:
+    async def check() -> bool:
+        return bool((await reloads(client))["watched"])
+
+    return check
 
 
 async def _running(client: TestClient, prompt_id: str) -> bool:
@@ -239,6 +249,10 @@ def test_serve_watch_packs_flag(tmp_path: Path) -> None:
         assert "/extensions/nodehost/watch_packs.js" in get("/extensions")
         js = urllib.request.urlopen(base + "/extensions/nodehost/watch_packs.js", timeout=10).read().decode()
         assert "nodehost.node_defs_changed" in js and "refreshComboInNodes" in js
+        for _ in range(600):  # edits count once the watch has its baseline
+            if get("/nodehost/packs")[0]["watched"]:
+                break
+            time.sleep(0.05)
         write_pack(pack, pack_source("v2", ("WatchEcho", "WatchNew")))
         for _ in range(300):
             if "WatchNew" in get("/object_info"):
