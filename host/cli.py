@@ -36,11 +36,28 @@ class PrintingSink:
 
 
 def format_validation_error(err: ValidationFailed) -> str:
-    lines = [f"prompt rejected: {err.error.line()}"]
-    for nid, ne in err.node_errors.items():
+    return "\n".join([f"prompt rejected: {err.error.line()}", *_node_error_lines(err.node_errors)])
+
+
+def _node_error_lines(node_errors: dict[str, Any]) -> list[str]:
+    lines = []
+    for nid, ne in node_errors.items():
         lines.append(f"  node {nid} ({ne.class_type}):")
         lines += [f"    {e.line()}" for e in ne.errors]
-    return "\n".join(lines)
+    return lines
+
+
+def format_skipped_outputs(node_errors: dict[str, Any]) -> str:
+    """Outputs that failed validation while others run (ComfyUI runs the valid ones): said, never dropped quietly."""
+    failed = sorted({o for ne in node_errors.values() for o in ne.dependent_outputs} or set(node_errors))
+    return "\n".join([f"outputs not run, they failed validation: {', '.join(failed)}", *_node_error_lines(node_errors)])
+
+
+async def _validate_and_run(executor: Any, prompt: Any, prompt_id: str) -> Any:
+    validated = await executor.validate(prompt)
+    if validated.node_errors:
+        print(format_skipped_outputs(validated.node_errors), file=sys.stderr, flush=True)
+    return await executor.execute(validated, prompt_id)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -92,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return 2
             executor.sink = PrintingSink(prompt)
         try:
-            result = worker.call(executor.run(prompt, str(uuid.uuid4())))
+            result = worker.call(_validate_and_run(executor, prompt, str(uuid.uuid4())))
         except ValidationFailed as err:
             print(format_validation_error(err), file=sys.stderr)
             return 1

@@ -151,3 +151,20 @@ def test_missing_input_image_is_a_validation_error(tmp_path: Path, capsys: pytes
                                 "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}))
     assert main(["run", str(path), "--base-directory", str(tmp_path)]) == 1
     assert "gone.png" in capsys.readouterr().err
+
+
+def test_outputs_that_fail_validation_are_reported_while_the_others_run(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """As ComfyUI, the valid outputs run; the invalid ones are named with their errors, not dropped quietly."""
+    prompt = tmp_path / "half.json"
+    prompt.write_text(json.dumps({
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 4, "height": 4, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "ok"}},
+        "3": {"class_type": "EmptyImage", "inputs": {"width": 0, "height": 4, "batch_size": 1, "color": 0}},
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "bad"}}}))
+    assert main(["run", str(prompt), "--output-directory", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert "outputs not run, they failed validation: 4" in captured.err
+    assert "Value 0 smaller than min of 1: width" in captured.err
+    assert "2 (SaveImage)" in captured.out and (tmp_path / "o" / "ok_00001_.png").exists()
+    assert not list((tmp_path / "o").glob("bad_*"))
