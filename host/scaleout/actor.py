@@ -51,6 +51,8 @@ class WorkerActor:
         if not self.registry.frozen:
             self.registry.freeze()
         self.sink: QueueSink | None = None
+        #: the ``messages`` stream's queue while the pool listens
+        self.listener: QueueSink | None = None
         cache = make_cache(lru=spec.cache_lru, ram_gb=spec.cache_ram, none=spec.cache_none)
         self.executor = Executor(self.registry, self, cache, models=self.models)
         self.running: str | None = None
@@ -100,8 +102,10 @@ class WorkerActor:
 
     # -- the EventSink the executor sees ------------------------------------------------------------------
     def emit(self, event: Event | PackMessage) -> None:
-        if self.sink is not None:  # between prompts (a pack's message): nobody to send it to
-            self.sink.emit(event)
+        """During a prompt into its stream; a pack's message between prompts into the ``messages`` stream."""
+        sink = self.sink if self.sink is not None else self.listener if isinstance(event, PackMessage) else None
+        if sink is not None:
+            sink.emit(event)
 
     # -- actor methods -------------------------------------------------------------------------------------
     async def info(self) -> WorkerInfo:
@@ -131,6 +135,18 @@ class WorkerActor:
             self.running = None
             if self.free_pending:
                 await self.free(set())
+
+    async def messages(self) -> AsyncIterator[Batch]:
+        """Pack messages sent between prompts (``PromptServer.instance.send_sync`` from a pack's thread or
+        route), as they come: the pool keeps one such stream open per worker."""
+        self.listener = listener = QueueSink(asyncio.get_running_loop())
+        try:
+            while True:
+                first = await listener.queue.get()
+                yield Batch(self._drain(listener, [first]), [])
+        finally:
+            if self.listener is listener:
+                self.listener = None
 
     async def _next_events(self, sink: QueueSink, future: asyncio.Future[Any]) -> list[Any]:
         """What the executor emitted since the last batch (waiting for at least one, or the prompt's end)."""

@@ -3,7 +3,8 @@
 One actor per GPU (``num_gpus=1``), or ``cpu_workers`` CPU actors on a cluster without GPUs. Ray restarts an
 actor that dies (``max_restarts=-1``); its in-flight prompt is never retried by Ray (``max_task_retries=0``):
 the dispatcher fails or re-queues it. A prompt past ``prompt_deadline`` has its actor killed (and so
-restarted). Events arrive as the actor's stream and go to the server's WebSocket router in order; files cross
+restarted). Events arrive as the actor's stream and go to the server's WebSocket router in order (a pack's messages
+between prompts through a second stream per worker, ``messages``); files cross
 as bytes in the stream when the worker does not share the server's folders."""
 
 from __future__ import annotations
@@ -157,6 +158,28 @@ class RayWorker:
             else:
                 sockets.send_soon({"type": event.event, "data": event.data}, event.sid)
 
+    async def listen(self) -> None:
+        """Send on the pack messages this worker's packs send between prompts, for as long as the pool runs
+        (a lost actor's stream ends: the restarted one is listened to)."""
+        ray = self.pool.ray
+        while True:
+            stream = None
+            try:
+                stream = self.handle.messages.options(num_returns="streaming").remote()
+                async for ref in stream:
+                    batch = await ref
+                    assert self.pool.state is not None
+                    await self.deliver(batch, self.pool.state)
+            except asyncio.CancelledError:
+                if stream is not None:
+                    ray.cancel(stream)
+                raise
+            except ray.exceptions.RayActorError:
+                pass  # lost or restarting: listen again once it is back
+            except Exception:
+                log.exception("worker %s: its pack messages stream failed", self.name)
+            await asyncio.sleep(0.5)
+
     def interrupt(self, prompt_id: str | None = None) -> bool:
         if self.running is None or prompt_id not in (None, self.running):
             return False
@@ -174,6 +197,7 @@ class RayWorkers:
         self.state: ServerState | None = None
         self.folders: dict[str, Path] = {}
         self.started_ray = False
+        self._listeners: list[asyncio.Future[None]] = []
 
     def connect(self) -> None:
         """Join (or start) the cluster now, on the calling thread: ``nodehost serve`` does it before serving,
@@ -200,6 +224,7 @@ class RayWorkers:
         infos = await asyncio.gather(*(h.info.remote() for h in handles))
         self.workers = [RayWorker(f"ray-{i}", handle, info, self)
                         for i, (handle, info) in enumerate(zip(handles, infos, strict=True))]
+        self._listeners = [asyncio.ensure_future(w.listen()) for w in self.workers]
         log.info("%d Ray worker(s) ready (%s): %s", count, f"{gpus} GPU(s)" if gpus else "CPU",
                  ", ".join(f"{w.name} pid {w.info.pid} on {w.info.node_ip}" for w in self.workers))
 
@@ -213,6 +238,10 @@ class RayWorkers:
             if not any(w.running for w in self.workers):
                 break
             await asyncio.sleep(0.1)
+        for task in self._listeners:
+            task.cancel()
+        await asyncio.gather(*self._listeners, return_exceptions=True)
+        self._listeners = []
         for worker in self.workers:
             if worker._restarted is not None:
                 worker._restarted.cancel()

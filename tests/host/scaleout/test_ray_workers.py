@@ -135,3 +135,26 @@ async def test_metrics_per_worker(served) -> None:
     done = sum(v for (name, labels), v in got.items()
                if name == "nodehost_prompts_total" and dict(labels)["outcome"] == "success")
     assert done >= 1 and got[("nodehost_node_duration_seconds_count", (("class_type", "WhoAmI"),))] >= 1
+
+
+async def test_a_pack_message_between_prompts_reaches_the_websocket(served) -> None:
+    """A pack's send_sync on a worker while no prompt runs there (a route handler, a thread) goes through the
+    worker's messages stream; it was dropped before. The actor's emit is what its packs' runners call."""
+    from host.scaleout.spec import PackMessage
+
+    ws = await served.client.ws_connect("/ws?clientId=between")
+    try:
+        await ws.receive_json(timeout=10)  # status
+        for worker in served.state.pool.workers:
+            assert worker.running is None
+        worker = served.state.pool.workers[0]
+        await worker.handle.emit.remote(PackMessage("demo.between", {"n": 1}, None))
+        await worker.handle.emit.remote(PackMessage("demo.between", {"n": 2}, "between"))
+        got = []
+        while len(got) < 2:
+            msg = await ws.receive_json(timeout=20)
+            if msg["type"] == "demo.between":
+                got.append(msg["data"]["n"])
+        assert got == [1, 2]
+    finally:
+        await ws.close()
