@@ -10,6 +10,7 @@ as bytes in the stream when the worker does not share the server's folders."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -115,13 +116,11 @@ class RayWorker:
         # the old process can still answer for a moment after ray.kill (it serves calls concurrently with the
         # prompt it hangs in): only an answer from another process means the restart is done
         while True:
-            try:
+            with contextlib.suppress(self.pool.ray.exceptions.RayActorError):  # not back yet, or lost again
                 info = await self.handle.info.remote()
                 if info.pid != old_pid:
                     self.info = info
                     break
-            except self.pool.ray.exceptions.RayActorError:  # not back yet (or lost again): ask again
-                pass
             await asyncio.sleep(0.5)
         self.ready, self._restarted = True, None
         log.info("worker %s is back (pid %d)", self.name, self.info.pid)

@@ -5,31 +5,15 @@ host nodes; its SaveImage subclass writes in the child; MODEL values reach it as
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-from builtin_nodes import NodeFolders, OutputPaths, load_builtin
-from host.executor.caches import make_cache
-from host.executor.events import ListSink
-from host.executor.executor import Executor
-from host.extensions.loader import PackStatus, load_extensions
-from host.folders import ModelFolders
-from host.models.devices import DeviceConfig
-from host.models.manager import ModelManager
-from host.registry import Registry
-from isolate.venv import VenvBuilder
+from pack_model_runs import CHECKPOINT, PackRun, run_pack
 
 ROOT = Path(__file__).resolve().parents[3]
 PACK = ROOT / "tests" / "packs" / "sdk" / "sdk_pack"
-CKPT = "small_sd15.safetensors"
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -39,7 +23,7 @@ def graph(seed: int = 3) -> dict[str, Any]:
     clip, model, vae = ["1", 1], ["1", 0], ["1", 2]
     sample = {"sampler_name": "euler", "scheduler": "normal"}
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CHECKPOINT}},
         # host nodes
         "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red cube", "clip": clip}},
         "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": clip}},
@@ -69,15 +53,6 @@ def graph(seed: int = 3) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Ran:
-    status: PackStatus
-    result: Any
-    output: Path
-    temp: Path
-    log: str
-
-
 def pixels(folder: Path, saved: dict[str, Any]) -> Any:
     from PIL import Image
 
@@ -86,58 +61,26 @@ def pixels(folder: Path, saved: dict[str, Any]) -> Any:
         return np.asarray(img.convert("RGB")).astype(np.int16)
 
 
-async def _run(tmp: Path) -> Ran:
-    base = tmp / "base"
-    subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
-                    "small", "--out", str(base / "models" / "checkpoints" / CKPT)], check=True, timeout=300)
-    paths = OutputPaths(tmp / "output", tmp / "temp")
-    models = ModelFolders(base / "models")
-    registry = Registry()
-    load_builtin(registry, paths, NodeFolders(base / "input", paths.output_dir, paths.temp_dir, models))
-    ext = tmp / "extensions"
-    shutil.copytree(PACK, ext / PACK.name)
-    folders = {"output": str(paths.output_dir), "temp": str(paths.temp_dir), "input": str(base / "input"),
-               "models_dir": str(base / "models")}
-    runners, statuses = await load_extensions(registry, ext, VenvBuilder(tmp / "envs"), offline=True,
-                                              folders=folders)
-    try:
-        registry.freeze()
-        manager = ModelManager(DeviceConfig(cpu=True), models)
-        executor = Executor(registry, ListSink(), make_cache(none=True), models=manager)
-        result = await executor.run(graph(), "sdk")
-        log = "".join(chunk.decode(errors="replace") for r in runners for chunk in r.stderr)
-    finally:
-        for runner in runners:
-            await runner.close()
-    return Ran(statuses[0], result, paths.output_dir, paths.temp_dir, log)
-
-
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
-    tmp = tmp_path_factory.mktemp("packsdk")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("UV_CACHE_DIR", str(tmp / "uv-cache"))
-    try:
-        return asyncio.run(_run(tmp))
-    finally:
-        mp.undo()
+def ran(tmp_path_factory: pytest.TempPathFactory) -> PackRun:
+    return run_pack(tmp_path_factory, "packsdk", PACK, graph(), "sdk")
 
 
-def test_the_pack_imports_with_every_node(ran: Ran) -> None:
+def test_the_pack_imports_with_every_node(ran: PackRun) -> None:
     assert ran.status.state == "ready", ran.status.reason
     assert sorted(ran.status.nodes) == ["SDKCommonKSampler", "SDKModelFacts", "SDKPreviewFromCore", "SDKSaveImage",
                                         "SDKTextToImage"]
     assert ran.result.status == "success", "".join((ran.result.error or {}).get("traceback") or []) or ran.result.error
 
 
-def test_core_nodes_and_sample_from_pack_code_give_the_host_graphs_pixels(ran: Ran) -> None:
+def test_core_nodes_and_sample_from_pack_code_give_the_host_graphs_pixels(ran: PackRun) -> None:
     host = pixels(ran.output, ran.result.outputs["7"])
     pack = pixels(ran.output, ran.result.outputs["11"])
     assert host.shape == pack.shape == (64, 64, 3)
     assert int(np.abs(host - pack).max()) == 0
 
 
-def test_save_image_subclass_runs_in_the_pack(ran: Ran) -> None:
+def test_save_image_subclass_runs_in_the_pack(ran: PackRun) -> None:
     [saved] = ran.result.outputs["11"]["images"]
     assert saved["filename"] == "pack_sdk_00001_.png" and saved["type"] == "output"
     [preview] = ran.result.outputs["14"]["images"]
@@ -147,7 +90,7 @@ def test_save_image_subclass_runs_in_the_pack(ran: Ran) -> None:
                                                                          ran.result.outputs["7"])).max()) == 0
 
 
-def test_a_model_reaches_the_pack_as_a_model_patcher_proxy(ran: Ran) -> None:
+def test_a_model_reaches_the_pack_as_a_model_patcher_proxy(ran: PackRun) -> None:
     [facts] = ran.result.outputs["15"]["facts"]
     assert facts["is_model_patcher"] and facts["model_type"] == "EPS"
     assert facts["latent_scale"] == facts["sd15_scale"] == 0.18215
@@ -157,11 +100,11 @@ def test_a_model_reaches_the_pack_as_a_model_patcher_proxy(ran: Ran) -> None:
     assert "stand-in" in facts["standin"]  # an extra node the host lacks: importable, raises when used
 
 
-def test_a_model_passed_back_is_the_hosts_own(ran: Ran) -> None:
+def test_a_model_passed_back_is_the_hosts_own(ran: PackRun) -> None:
     through = pixels(ran.output, ran.result.outputs["18"])
     assert int(np.abs(through - pixels(ran.output, ran.result.outputs["7"])).max()) == 0
 
 
-def test_an_executor_monkeypatch_is_one_warning_naming_the_pack(ran: Ran) -> None:
+def test_an_executor_monkeypatch_is_one_warning_naming_the_pack(ran: PackRun) -> None:
     notes = " ".join(ran.status.notes)
     assert "execution.get_output_data" in notes and "sdk_pack" in notes

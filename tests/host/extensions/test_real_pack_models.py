@@ -5,31 +5,15 @@ ComfyUI's penultimate-sigma rule and denoise tail."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-from builtin_nodes import NodeFolders, OutputPaths, load_builtin
-from host.executor.caches import make_cache
-from host.executor.events import ListSink
-from host.executor.executor import Executor
-from host.extensions.loader import PackStatus, load_extensions
-from host.folders import ModelFolders
-from host.models.devices import DeviceConfig
-from host.models.manager import ModelManager
-from host.registry import Registry
-from isolate.venv import VenvBuilder
+from pack_model_runs import CHECKPOINT, PackRun, run_pack
 
 ROOT = Path(__file__).resolve().parents[3]
 PACK = ROOT / "tests" / "packs" / "real" / "essentials_style"
-CKPT = "small_sd15.safetensors"
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -39,7 +23,7 @@ def graph(seed: int = 5) -> dict[str, Any]:
     common = {"seed": seed, "steps": 2, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
               "model": model, "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0]}
     prompt: dict[str, Any] = {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CHECKPOINT}},
         "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a green sphere", "clip": clip}},
         "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": clip}},
         "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
@@ -68,50 +52,12 @@ def graph(seed: int = 5) -> dict[str, Any]:
     return prompt
 
 
-@dataclass
-class Ran:
-    status: PackStatus
-    result: Any
-    output: Path
-
-
-async def _run(tmp: Path) -> Ran:
-    base = tmp / "base"
-    subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
-                    "small", "--out", str(base / "models" / "checkpoints" / CKPT)], check=True, timeout=300)
-    paths = OutputPaths(tmp / "output", tmp / "temp")
-    models = ModelFolders(base / "models")
-    registry = Registry()
-    load_builtin(registry, paths, NodeFolders(base / "input", paths.output_dir, paths.temp_dir, models))
-    ext = tmp / "extensions"
-    shutil.copytree(PACK, ext / PACK.name)
-    folders = {"output": str(paths.output_dir), "temp": str(paths.temp_dir), "input": str(base / "input"),
-               "models_dir": str(base / "models")}
-    runners, statuses = await load_extensions(registry, ext, VenvBuilder(tmp / "envs"), offline=True,
-                                              folders=folders)
-    try:
-        registry.freeze()
-        executor = Executor(registry, ListSink(), make_cache(none=True),
-                            models=ModelManager(DeviceConfig(cpu=True), models))
-        result = await executor.run(graph(), "ess")
-    finally:
-        for runner in runners:
-            await runner.close()
-    return Ran(statuses[0], result, paths.output_dir)
-
-
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
-    tmp = tmp_path_factory.mktemp("realmodels")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("UV_CACHE_DIR", str(tmp / "uv-cache"))
-    try:
-        return asyncio.run(_run(tmp))
-    finally:
-        mp.undo()
+def ran(tmp_path_factory: pytest.TempPathFactory) -> PackRun:
+    return run_pack(tmp_path_factory, "realmodels", PACK, graph(), "ess")
 
 
-def pixels(ran: Ran, node: str) -> Any:
+def pixels(ran: PackRun, node: str) -> Any:
     from PIL import Image
 
     [image] = ran.result.outputs[node]["images"]
@@ -119,19 +65,19 @@ def pixels(ran: Ran, node: str) -> Any:
         return np.asarray(img.convert("RGB")).astype(np.int16)
 
 
-def shown(ran: Ran, node: str) -> dict[str, Any]:
+def shown(ran: PackRun, node: str) -> dict[str, Any]:
     [value] = ran.result.outputs[node]["text"]
     return value
 
 
-def test_the_pack_registers_and_the_prompt_runs(ran: Ran) -> None:
+def test_the_pack_registers_and_the_prompt_runs(ran: PackRun) -> None:
     assert ran.status.state == "ready", ran.status.reason
     assert sorted(ran.status.nodes) == ["KSamplerObjectEssStyle", "SigmasEssStyle", "TokensSwapEssStyle",
                                         "WrapperPatchEssStyle"]
     assert ran.result.status == "success", "".join((ran.result.error or {}).get("traceback") or []) or ran.result.error
 
 
-def test_a_ksampler_object_samples_as_the_hosts_ksampler(ran: Ran) -> None:
+def test_a_ksampler_object_samples_as_the_hosts_ksampler(ran: PackRun) -> None:
     full_host, full_pack = pixels(ran, "12"), pixels(ran, "15")
     assert full_host.shape == (64, 64, 3) and float(full_host.std()) > 1
     assert int(np.abs(full_host - full_pack).max()) == 0
@@ -140,7 +86,7 @@ def test_a_ksampler_object_samples_as_the_hosts_ksampler(ran: Ran) -> None:
     assert int(np.abs(half_host - full_host).max()) > 0  # denoise 0.5 is another schedule
 
 
-def test_its_sigmas_follow_comfyuis_rules(ran: Ran) -> None:
+def test_its_sigmas_follow_comfyuis_rules(ran: PackRun) -> None:
     euler, dpm2, half = shown(ran, "30"), shown(ran, "31"), shown(ran, "32")
     assert euler["is_tensor"] and len(euler["sigmas"]) == 5 and euler["sigmas"][-1] == 0.0
     assert euler["sigmas"] == sorted(euler["sigmas"], reverse=True)
@@ -150,11 +96,11 @@ def test_its_sigmas_follow_comfyuis_rules(ran: Ran) -> None:
     assert euler["scaled_range"] == round(euler["sigmas"][0] / 0.18215, 3)
 
 
-def test_tokens_cross_in_comfyuis_form_and_encode_after_editing(ran: Ran) -> None:
+def test_tokens_cross_in_comfyuis_form_and_encode_after_editing(ran: PackRun) -> None:
     assert shown(ran, "40") == {"keys": ["l"], "chunk": 77, "start": 49406, "weight": 1.0}
     assert int(np.abs(pixels(ran, "43") - pixels(ran, "12")).max()) == 0  # "a green sphere" as the host encodes it
 
 
-def test_wrappers_and_callbacks_are_recorded_on_the_clone(ran: Ran) -> None:
+def test_wrappers_and_callbacks_are_recorded_on_the_clone(ran: PackRun) -> None:
     assert shown(ran, "50") == {"wrappers": 1, "callbacks": 1, "original": 0}
     assert int(np.abs(pixels(ran, "53") - pixels(ran, "12")).max()) == 0  # not applied by the host yet
