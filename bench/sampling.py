@@ -18,6 +18,11 @@ originals back for the next prompt without the LoRA. Stock ComfyUI on the 2-core
 ``--sdxl`` also runs a full-size random SDXL base checkpoint (written once and cached the same way) through the
 same workflow at 512x512 (4 steps; plain CLIPTextEncode, so the size conditioning is the image's own) and
 reports ``sdxl_s_per_it_512`` (median per-step time), ``sdxl_load_s`` and ``sdxl_first_prompt_512_s``.
+
+``--comfyui DIR`` runs the same workflows in stock ComfyUI first (bench/comfyui_anchor.py, with
+``--comfyui-python``, an environment holding ComfyUI's requirements), on the same checkpoints and seeds, and adds
+each of its figures as ``comfyui_<key>``, the ratio ``<key>_vs_comfyui`` (nodehost / ComfyUI: the goal is at most
+0.6) and ``pixel_diff_<image>`` (the largest difference of a channel between the two decoded images, in 1/255).
 """
 
 from __future__ import annotations
@@ -96,7 +101,8 @@ def with_lora(prompt: dict[str, Any]) -> dict[str, Any]:
     return prompt
 
 
-def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, models: Path) -> dict[str, float]:
+def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, models: Path,
+               images: dict[str, Path], temp: Path) -> dict[str, float]:
     """``lora_apply_s`` and ``lora_undo_s`` (the checkpoint already loaded; see the module docstring)."""
     ensure_lora(models)
     spent: list[float] = []
@@ -120,8 +126,10 @@ def lora_times(executor: Executor, manager: ModelManager, sink: TimedSink, model
         result = asyncio.run(executor.run(with_lora(workflow(128, seed=7)), "lora"))
         assert result.status == "success", result.error
         apply_s = sink.node_time("10") + sum(spent)
+        images["lora"] = temp / sink.image()
         spent.clear()
         assert asyncio.run(executor.run(workflow(128, seed=7), "after-lora")).status == "success"
+        images["after-lora"] = temp / sink.image()
         return {"lora_apply_s": apply_s, "lora_undo_s": sum(spent)}
     finally:
         manager.use = use  # type: ignore[method-assign]
@@ -156,6 +164,11 @@ class TimedSink(ListSink):
     def step_times(self) -> list[float]:
         stamps = [t for e, t in zip(self.events, self.times, strict=True) if isinstance(e, Progress) and e.node == "5"]
         return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+
+    def image(self, node: str = "7") -> str:
+        """The file name of the image the preview node wrote in the last prompt."""
+        done = [e for e in self.events if isinstance(e, Executed) and e.node == node]
+        return done[-1].output["images"][0]["filename"]
 
     def node_time(self, node: str) -> float:
         start = next(t for e, t in zip(self.events, self.times, strict=True)
@@ -196,6 +209,37 @@ def sdxl_timings(executor: Executor, manager: ModelManager, sink: TimedSink, mod
             "sdxl_load_s": sink.node_time("1"), "sdxl_first_prompt_512_s": first}
 
 
+def run_anchor(args: argparse.Namespace, models: Path, images: Path) -> dict[str, Any]:
+    """bench/comfyui_anchor.py in ComfyUI's environment, on the same checkpoints: its figures."""
+    cmd = [args.comfyui_python, str(ROOT / "bench" / "comfyui_anchor.py"), "--comfyui", str(args.comfyui),
+           "--models", str(models), "--images", str(images), "--checkpoint", CHECKPOINT, "--sizes", args.sizes]
+    if not args.skip_lora:
+        cmd += ["--lora", LORA]
+    if args.sdxl:
+        cmd += ["--sdxl", SDXL_CHECKPOINT]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pixel_diff(ours: Path, theirs: Path) -> float:
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(ours).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(theirs).convert("RGB"), dtype=np.int16)
+    return float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
+
+
+def compare(out: dict[str, Any], anchor: dict[str, Any], ours: dict[str, Path], theirs: Path) -> None:
+    for key, value in anchor.items():
+        out[f"comfyui_{key}"] = value
+        if key in out and key != "load_avg_1m" and value:
+            out[f"{key}_vs_comfyui"] = out[key] / value
+    for name, path in ours.items():
+        if (theirs / f"{name}.png").is_file():
+            out[f"pixel_diff_{name}"] = pixel_diff(path, theirs / f"{name}.png")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
@@ -204,10 +248,19 @@ def main() -> int:
     parser.add_argument("--sizes", default="128,512")
     parser.add_argument("--sdxl", action="store_true", help="also time a full-size SDXL base at 512x512")
     parser.add_argument("--skip-lora", action="store_true", help="leave out lora_apply_s")
+    parser.add_argument("--comfyui", type=Path, help="a ComfyUI checkout: time the same workflows there first")
+    parser.add_argument("--comfyui-python", default=sys.executable, help="the Python of ComfyUI's environment")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nodehost-bench-"))
     models = work / "models"
     ensure_checkpoint(models)
+    if not args.skip_lora:
+        ensure_lora(models)
+    if args.sdxl:
+        ensure_checkpoint(models, SDXL_CHECKPOINT, "sdxl")
+    # ComfyUI first, before this process holds any weights: both in 24 GB at once do not fit with SDXL
+    anchor = run_anchor(args, models, work / "comfyui") if args.comfyui else {}
+    images: dict[str, Path] = {}
     folders = ModelFolders(models)
     paths = OutputPaths(work / "output", work / "temp")
     registry = Registry()
@@ -222,6 +275,7 @@ def main() -> int:
     t0 = time.perf_counter()
     asyncio.run(executor.run(workflow(128), "first"))
     out["first_prompt_128_s"] = time.perf_counter() - t0
+    images["first"] = paths.temp_dir / sink.image()
     out["load_s"] = sink.node_time("1")
     for node, name in (("2", "encode"), ("5", "ksampler"), ("6", "vae_decode")):  # where the first prompt's time went
         out[f"first_prompt_{name}_s"] = sink.node_time(node)
@@ -238,13 +292,16 @@ def main() -> int:
         steps = sink.step_times()
         out[f"s_per_it_{size}"] = statistics.median(steps) if steps else float("nan")
         out[f"vae_decode_{size}_s"] = sink.node_time("6")
+        images[f"p{size}"] = paths.temp_dir / sink.image()
         flops = unet_flops(manager, models, size) if manager.plan.compute == "cpu" else float("nan")
         out[f"unet_gflops_per_step_{size}"] = flops / 1e9
         out[f"peak_fraction_{size}"] = flops / 1e9 / out[f"s_per_it_{size}"] / args.peak_gflops
     if not args.skip_lora:
-        out |= lora_times(executor, manager, sink, models)
+        out |= lora_times(executor, manager, sink, models, images, paths.temp_dir)
     if args.sdxl:
         out |= sdxl_timings(executor, manager, sink, models)
+        images["sdxl512"] = paths.temp_dir / sink.image()
+    compare(out, anchor, images, work / "comfyui")
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     for key, value in out.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

@@ -70,6 +70,9 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str
 class SafetensorsStateDict(Mapping[str, torch.Tensor]):
     """A safetensors file's tensors, read on access from the memory-mapped file."""
 
+    #: its tensors are views of the file's (private) mapping, not copies in memory
+    mapped = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.infos, self.metadata = read_safetensors_header(path)
@@ -111,9 +114,11 @@ class SafetensorsStateDict(Mapping[str, torch.Tensor]):
 class TensorDict(Mapping[str, torch.Tensor]):
     """An in-memory state dict with the same ``shape``/``nbytes`` helpers (pickles, converted dicts)."""
 
-    def __init__(self, tensors: Mapping[str, torch.Tensor], path: Path | None = None) -> None:
+    def __init__(self, tensors: Mapping[str, torch.Tensor], path: Path | None = None, mapped: bool = False) -> None:
         self.tensors = dict(tensors)
         self.path = path
+        #: whether the tensors are views of the memory-mapped file (a zip pickle loaded with ``mmap``)
+        self.mapped = mapped
         self.metadata: dict[str, str] = {}
 
     def __getitem__(self, key: str) -> torch.Tensor:
@@ -144,7 +149,7 @@ def _load_pickle(path: Path) -> TensorDict:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mapped)
     except Exception as e:
         raise _pickle_error(path, e) from None
-    return TensorDict(_tensors_of(path, obj), path)
+    return TensorDict(_tensors_of(path, obj), path, mapped)
 
 
 def _pickle_error(path: Path, e: Exception) -> Exception:

@@ -39,9 +39,10 @@ def check_weights(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str
 
 
 def materialize(module: nn.Module, tensors: Mapping[str, torch.Tensor], dtype: torch.dtype, device: Any,
-                via: torch.dtype | None = None) -> None:
+                via: torch.dtype | None = None, mapped: bool = False) -> None:
     """Assign ``tensors`` to ``module`` (built on meta): floats to ``dtype`` (through ``via`` first when given:
-    the storage rounding of CLIP weights), everything to ``device``."""
+    the storage rounding of CLIP weights), everything to ``device``. ``mapped``: the tensors are views of the
+    memory-mapped file, so each converted weight notes where its original lies (``remember_source``)."""
     loaded = {}
     for key, t in tensors.items():
         if t.is_floating_point():
@@ -52,6 +53,20 @@ def materialize(module: nn.Module, tensors: Mapping[str, torch.Tensor], dtype: t
         loaded[key] = t.contiguous()
     module.load_state_dict(loaded, strict=True, assign=True)
     module.eval().requires_grad_(False)
+    for key, t in module.state_dict(keep_vars=True).items() if mapped else ():
+        source = tensors.get(key)
+        if source is not None and t.is_floating_point() and t.data_ptr() != source.data_ptr():
+            remember_source(t, source, via)
+
+
+#: attribute of a loaded weight naming the file tensor it was converted from (host.models.patcher reads it)
+SOURCE = "_nodehost_source"
+
+
+def remember_source(weight: torch.Tensor, source: torch.Tensor, via: torch.dtype | None) -> None:
+    """Note on ``weight`` (a converted copy) the mapped file tensor it came from and the rounding it went
+    through, so its original can be read back from the file instead of kept as a second copy."""
+    setattr(weight, SOURCE, (source, via))
 
 
 class LazyWeights:
@@ -59,8 +74,9 @@ class LazyWeights:
 
     def __init__(self, module: nn.Module, tensors: Mapping[str, torch.Tensor], dtype: torch.dtype, device: Any,
                  via: torch.dtype | None = None, path: Path | str = "",
-                 after: Callable[[nn.Module, Any], None] | None = None) -> None:
+                 after: Callable[[nn.Module, Any], None] | None = None, mapped: bool = False) -> None:
         self.module = module
+        self.mapped = mapped
         #: run on the module once its weights are in (buffers the file does not hold, e.g. position ids)
         self.after = after
         self.dtype, self.device, self.via, self.path = dtype, device, via, path
@@ -81,7 +97,7 @@ class LazyWeights:
             with self._lock:
                 if self._tensors is not None:
                     start = time.perf_counter()
-                    materialize(self.module, self._tensors, self.dtype, self.device, self.via)
+                    materialize(self.module, self._tensors, self.dtype, self.device, self.via, self.mapped)
                     if self.after is not None:
                         self.after(self.module, self.device)
                     self._tensors = None
@@ -103,10 +119,13 @@ class LazyWeights:
 
 def lazy(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str, path: Path | str, dtype: torch.dtype,
          device: Any, via: torch.dtype | None = None,
-         after: Callable[[nn.Module, Any], None] | None = None) -> tuple[LazyWeights, set[str]]:
-    """Check ``sd`` against ``module`` now, load on first use; also the source keys used."""
+         after: Callable[[nn.Module, Any], None] | None = None,
+         mapped: bool | None = None) -> tuple[LazyWeights, set[str]]:
+    """Check ``sd`` against ``module`` now, load on first use; also the source keys used. ``mapped``: whether
+    ``sd``'s tensors are views of the memory-mapped file (default: what ``sd.mapped`` says; a plain dict: no)."""
     tensors = check_weights(module, sd, prefix, path)
-    return LazyWeights(module, tensors, dtype, device, via, path, after), {prefix + k for k in tensors}
+    mapped = bool(getattr(sd, "mapped", False)) if mapped is None else mapped
+    return LazyWeights(module, tensors, dtype, device, via, path, after, mapped), {prefix + k for k in tensors}
 
 
-__all__ = ["LazyWeights", "check_weights", "lazy", "materialize"]
+__all__ = ["SOURCE", "LazyWeights", "check_weights", "lazy", "materialize", "remember_source"]

@@ -243,7 +243,7 @@ def _build_clip(sd: Mapping[str, torch.Tensor], path: Path, device: Any, policy:
     if spec.projected_pool and proj not in tensors:
         tensors = dict(tensors) | {proj: torch.eye(spec.width)}
     weights, loaded = lazy(model, tensors, prefix, path, compute, device, via=_dtype(policy, "text_encoder"),
-                           after=_position_ids)
+                           after=_position_ids, mapped=layout == "hf" and bool(getattr(sd, "mapped", False)))
     if layout == "hf":
         used |= {src + k[len("transformer."):] for k in loaded}
     clip = TextEncoder(model, embedding_dirs=list(embedding_dirs or []), device=device, weights=weights)

@@ -112,18 +112,29 @@ class LoRA(Adapter):
     def fits(self, shape: tuple[int, ...]) -> bool:
         return self.reshape is not None or (super().fits(shape) and self.up.shape[0] == shape[0])
 
-    def delta(self, shape: torch.Size, device: Any) -> Tensor:
+    def factors(self, device: Any) -> tuple[Tensor, Tensor]:
+        """(up [out, r], down [r, in·k]) in fp32: ΔW = up·down."""
         up, down = _f32(self.up, device), _f32(self.down, device)
         if self.mid is not None:  # LoCon Tucker core: [r, in, 1, 1] x [r, r, kh, kw] -> [r, in, kh, kw]
             mid = _f32(self.mid, device)
             final = [down.shape[1], down.shape[0], mid.shape[2], mid.shape[3]]
             down = torch.mm(down.transpose(0, 1).flatten(1), mid.transpose(0, 1).flatten(1))
             down = down.reshape(final).transpose(0, 1)
-        return torch.mm(up.flatten(1), down.flatten(1)).reshape(shape)
+        return up.flatten(1), down.flatten(1)
+
+    def delta(self, shape: torch.Size, device: Any) -> Tensor:
+        return torch.mm(*self.factors(device)).reshape(shape)
 
     def apply(self, weight: Tensor, strength: float, fn: Function = _identity) -> Tensor:
         if self.reshape is not None:
             weight = _pad_to(weight, self.reshape)
+        if (fn is _identity and self.dora_scale is None and weight.dtype == torch.float32
+                and weight.is_contiguous()):
+            # W += (strength·scale)·(up·down) as one GEMM into the weight (the same products and sums as the
+            # product, scaling and add done apart): no ΔW-sized temporaries
+            up, down = self.factors(weight.device)
+            weight.view(weight.shape[0], -1).addmm_(up, down, alpha=strength * self.scale())
+            return weight
         return super().apply(weight, strength, fn)
 
 

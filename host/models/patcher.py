@@ -81,13 +81,46 @@ def weight_names(value: Any) -> list[str]:
     return names
 
 
+class FileOriginal:
+    """A patched weight's original as the model file holds it (the mapped tensor it was converted from on
+    load, and the rounding it went through): put back by converting again, so patching a weight converted on
+    load (fp16 file, fp32 compute) needs no second copy of it in memory."""
+
+    __slots__ = ("source", "via")
+
+    def __init__(self, source: Tensor, via: torch.dtype | None) -> None:
+        self.source, self.via = source, via
+
+    @staticmethod
+    def of(t: Tensor) -> FileOriginal | None:
+        from host.models.lazy import SOURCE
+
+        found = getattr(t, SOURCE, None)
+        if found is None:
+            return None
+        source, via = found
+        if tuple(source.shape) != tuple(t.shape) or source.data_ptr() == t.data_ptr():
+            return None
+        return FileOriginal(source, via)
+
+    def write_into(self, t: Tensor) -> None:
+        src = self.source
+        t.copy_(src.to(self.via) if self.via is not None and self.via != src.dtype else src)
+
+    def tensor(self, like: Tensor) -> Tensor:
+        out = torch.empty_like(like)
+        self.write_into(out)
+        return out
+
+
 class PatchState:
     """What a module's weights hold: the applied patch set's id (None: the originals) and the originals of
     the keys it patched."""
 
     def __init__(self) -> None:
         self.applied: Any = None
-        self.backup: dict[str, Tensor] = {}
+        #: name -> the original (a copy, or where the file holds it)
+        self.backup: dict[str, Tensor | FileOriginal] = {}
 
 
 def patch_state(module: nn.Module) -> PatchState:
@@ -107,7 +140,10 @@ def _restore(module: nn.Module, state: PatchState) -> None:
     with torch.no_grad():
         for name, original in state.backup.items():
             t = _tensor(module, name)
-            t.copy_(original.to(t.device, non_blocking=True))
+            if isinstance(original, FileOriginal):
+                original.write_into(t)
+            else:
+                t.copy_(original.to(t.device, non_blocking=True))
     state.backup.clear()
     state.applied = None
 
@@ -115,6 +151,9 @@ def _restore(module: nn.Module, state: PatchState) -> None:
 def _apply(module: nn.Module, state: PatchState, patches: Mapping[str, list[Patch]], backup_to: Any,
            storage: torch.dtype | None) -> None:
     tensors = {name: _tensor(module, name) for name in patches}
+    for name, t in tensors.items():
+        if name not in state.backup and (original := FileOriginal.of(t)) is not None:
+            state.backup[name] = original
     if callable(backup_to):
         nbytes = sum(t.numel() * t.element_size() for n, t in tensors.items() if n not in state.backup)
         device = next(iter(tensors.values())).device if tensors else torch.device("cpu")
@@ -124,6 +163,14 @@ def _apply(module: nn.Module, state: PatchState, patches: Mapping[str, list[Patc
             t = tensors[name]
             if name not in state.backup:
                 state.backup[name] = t.detach().to(backup_to, copy=True)
+            if t.dtype == torch.float32 and t.is_contiguous():
+                # fp32 weights are patched where they lie (the original is in the backup): no working copy
+                w = calculate_weight(plist, t.detach(), name)
+                if w.data_ptr() != t.data_ptr():
+                    t.copy_(w.reshape(t.shape))
+                if storage is not None and storage != torch.float32:
+                    t.copy_(t.to(storage))  # the storage rounding (CLIP: fp16 values computed in fp32)
+                continue
             w = calculate_weight(plist, t.detach().to(torch.float32, copy=True), name)
             if storage is not None and storage != t.dtype:
                 w = w.to(storage)  # the weights' storage rounding (CLIP: fp16 values computed in fp32)
@@ -192,7 +239,8 @@ class ModelPatcher:
         """Weight name -> [(original weight, convert function), patch, ...] (ComfyUI's shape, for merging)."""
         backups = {}
         for prefix, (module, _) in weight_modules(self.model).items():
-            backups |= {prefix + k: t for k, t in patch_state(module).backup.items()}
+            backups |= {prefix + k: t.tensor(_tensor(module, k)) if isinstance(t, FileOriginal) else t
+                        for k, t in patch_state(module).backup.items()}
         out: dict[str, list[Any]] = {}
         for k, t in self.model_state_dict(filter_prefix).items():
             out[k] = [(backups.get(k, t), _no_convert), *self.patches.get(k, [])]
@@ -266,5 +314,5 @@ def sync_weights(value: Any, backup_to: Any = "cpu", storage: Mapping[str, torch
         state.applied = token
 
 
-__all__ = ["ModelPatcher", "PatchState", "base_value", "patch_state", "sync_weights",
+__all__ = ["FileOriginal", "ModelPatcher", "PatchState", "base_value", "patch_state", "sync_weights",
            "weight_modules", "weight_names"]

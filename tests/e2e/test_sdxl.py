@@ -213,3 +213,35 @@ def test_sdxl_lora_patches_unet_and_both_text_encoders(xl: Host) -> None:
     assert np.abs(xl.pixels(xl.run(with_lora(0.0, 1.0, "lc"), "lc")) - plain).mean() > 0
     assert np.array_equal(xl.pixels(xl.run(with_lora(0.0, 0.0, "l0"), "l0")), plain)
     assert np.array_equal(xl.pixels(xl.run(txt2img(steps=2, ckpt=BASE, prefix="again"), "again")), plain)
+
+
+def test_sdxl_controlnet_changes_the_image_and_strength_zero_does_not(xl: Host) -> None:
+    """A small random SDXL ControlNet (the small base UNet's encoder with its ADM ``label_emb``) through
+    ControlNetApplyAdvanced on the SDXL base: the control changes the image, strength 0 gives the plain pixels."""
+    from PIL import Image
+
+    from host.models.testing.control_layouts import controlnet_layout, write_random
+    from host.models.testing.layouts import SDXL_UNET
+    from host.models.testing.make_checkpoint import small_unet
+
+    name = "small_control_sdxl.safetensors"
+    path = xl.base / "models" / "controlnet" / name
+    if not path.exists():
+        write_random(controlnet_layout(small_unet(SDXL_UNET)), path, seed=5)
+    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (64, 1, 3))).save(
+        xl.base / "input" / "xl_hint.png")
+
+    def prompt(strength: float, prefix: str) -> dict[str, Any]:
+        p = txt2img(steps=2, ckpt=BASE, prefix=prefix)
+        p["10"] = {"class_type": "ControlNetLoader", "inputs": {"control_net_name": name}}
+        p["11"] = {"class_type": "LoadImage", "inputs": {"image": "xl_hint.png"}}
+        p["12"] = {"class_type": "ControlNetApplyAdvanced", "inputs": {
+            "positive": ["2", 0], "negative": ["3", 0], "control_net": ["10", 0], "image": ["11", 0],
+            "strength": strength, "start_percent": 0.0, "end_percent": 1.0, "vae": ["1", 2]}}
+        p["5"]["inputs"]["positive"], p["5"]["inputs"]["negative"] = ["12", 0], ["12", 1]
+        return p
+
+    plain = xl.pixels(xl.run(txt2img(steps=2, ckpt=BASE, prefix="cn_plain"), "cn_plain"))
+    controlled = xl.pixels(xl.run(prompt(1.0, "cn_on"), "cn_on"))
+    assert np.abs(controlled - plain).mean() > 1
+    assert np.array_equal(xl.pixels(xl.run(prompt(0.0, "cn_off"), "cn_off")), plain)

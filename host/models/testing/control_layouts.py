@@ -22,7 +22,8 @@ _HINT = ((16, 1), (16, 1), (32, 2), (32, 1), (96, 2), (96, 1), (256, 2))
 def controlnet_layout(lay: UNetLayout = SD15_UNET, hint_channels: int = 3) -> Shapes:
     """The keys of a ControlNet for a UNet of layout ``lay`` (no prefix)."""
     unet = unet_layout(lay)
-    S: Shapes = {k: v for k, v in unet.items() if k.startswith(("time_embed.", "input_blocks.", "middle_block."))}
+    S: Shapes = {k: v for k, v in unet.items()
+                 if k.startswith(("time_embed.", "label_emb.", "input_blocks.", "middle_block."))}
     cin = hint_channels
     for i, (cout, _) in enumerate(_HINT):
         S |= {f"input_hint_block.{2 * i}.weight": (cout, cin, 3, 3), f"input_hint_block.{2 * i}.bias": (cout,)}

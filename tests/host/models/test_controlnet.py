@@ -17,7 +17,7 @@ from host.models.sampling.conds import resolve
 from host.models.sampling.control import ControlModel, merge, resize_hint, share_with_uncond
 from host.models.t2i_adapter import T2IAdapter, diffusers_to_original
 from host.models.testing.control_layouts import SMALL_UNET, controlnet_layout, t2i_layout, write_random
-from host.models.testing.layouts import SD15_UNET, unet_layout
+from host.models.testing.layouts import SD15_UNET, SDXL_UNET, unet_layout
 from host.models.unet import UNetModel
 from host.models.unet_config import UNetConfig, unet_config_from_keys
 
@@ -50,6 +50,20 @@ def test_controlnet_key_layout_is_the_models(lay) -> None:
     if lay is SD15_UNET:
         assert len(shapes) == 340 and shapes["input_hint_block.14.weight"] == (320, 256, 3, 3)
         assert shapes["zero_convs.11.0.weight"] == (1280, 1280, 1, 1)
+
+
+def test_sdxl_controlnet_key_layout_is_the_models() -> None:
+    """An SDXL ControlNet (the base UNet's encoder: linear proj_in, transformer depths 0/2/10, the ADM
+    ``label_emb`` for the 2816-wide size vector): the keys read give the network that has them."""
+    shapes = controlnet_layout(SDXL_UNET)
+    cfg, hint_channels = controlnet_config_from_keys(_Shapes(shapes), "")
+    with torch.device("meta"):
+        model = ControlNetModel(cfg, hint_channels)
+    assert _meta_shapes(model) == shapes
+    assert cfg.adm_in_channels == 2816 and shapes["label_emb.0.0.weight"] == (1280, 2816)
+    zero = sorted(int(k.split(".")[1]) for k in shapes if k.startswith("zero_convs.") and k.endswith("weight"))
+    assert zero == list(range(9)) and shapes["zero_convs.8.0.weight"] == (1280, 1280, 1, 1)  # SDXL's 9 skips
+    assert shapes["input_blocks.8.1.proj_in.weight"] == (1280, 1280)  # linear proj_in
 
 
 def test_t2i_key_layout_is_the_models() -> None:

@@ -15,7 +15,8 @@ from host.models.loading import load_checkpoint
 from host.models.lora import Adapter, Diff
 from host.models.lora_apply import load_lora_for_models, plan_lora
 from host.models.manager import ModelManager
-from host.models.patcher import ModelPatcher, patch_state, sync_weights
+from host.models.patcher import FileOriginal, ModelPatcher, patch_state, sync_weights, weight_modules
+from host.models.testing.make_checkpoint import make_checkpoint
 from host.models.testing.make_lora import lora_state_dict
 
 Q = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
@@ -63,6 +64,41 @@ def test_patch_in_place_then_undo_bitwise(ckpt) -> None:  # type: ignore[no-unty
     assert same(weights(ckpt.model), with_a)
     sync_weights(ckpt.model)
     assert same(weights(ckpt.model), original) and not state.backup and param.data_ptr() == ptr
+
+
+def test_originals_of_weights_converted_on_load_are_read_back_from_the_file(ckpt) -> None:  # type: ignore[no-untyped-def]
+    """The fp16 file's UNet computes in fp32 on the CPU: its patched weights' originals are where the file holds
+    them (no second copy in memory), put back bitwise; the CLIP (fp16 rounding) too."""
+    original, clip_original = weights(ckpt.model), weights(ckpt.clip)
+    m, c = load_lora_for_models(ckpt.model, ckpt.clip, lora_state_dict(seed=6), 1.0, 1.0)
+    manager = ModelManager(DeviceConfig(cpu=True))
+    manager.use(m)
+    manager.use(c)
+    for value in (ckpt.model, ckpt.clip):
+        backup = {k: b for module, _ in weight_modules(value).values() for k, b in patch_state(module).backup.items()}
+        assert backup and all(isinstance(b, FileOriginal) for b in backup.values())
+    assert not same(weights(ckpt.model), original) and not same(weights(ckpt.clip), clip_original)
+    keys = m.get_key_patches()
+    torch.testing.assert_close(keys[Q][0][0], original[Q], rtol=0, atol=0)  # the original, for merges
+    manager.use(ckpt.model)
+    manager.use(ckpt.clip)
+    assert same(weights(ckpt.model), original) and same(weights(ckpt.clip), clip_original)
+
+
+def test_weights_that_are_the_mapped_file_keep_a_copy_and_leave_the_file_alone(tmp_path: Path) -> None:
+    """An fp32 file on the CPU: the weights are the file's (private) mapping; patched in place with a copy of
+    each original, the file itself unchanged."""
+    path = make_checkpoint("sd15", "small", tmp_path / "fp32.safetensors", seed=3, dtype=torch.float32)
+    before = path.read_bytes()
+    ck = load_checkpoint(path)
+    original = weights(ck.model)
+    m, _ = load_lora_for_models(ck.model, None, lora_state_dict(clip=None, seed=7), 1.0, 0.0)
+    sync_weights(m)
+    backup = patch_state(ck.model.unet).backup
+    assert backup and all(isinstance(b, torch.Tensor) for b in backup.values())
+    assert not same(weights(ck.model), original)
+    sync_weights(ck.model)
+    assert same(weights(ck.model), original) and path.read_bytes() == before
 
 
 def test_delta_is_the_lora_formula(ckpt) -> None:  # type: ignore[no-untyped-def]
