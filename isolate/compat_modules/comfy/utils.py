@@ -215,36 +215,65 @@ def tiled_scale(samples: Any, function: Callable[[Any], Any], tile_x: int = 64, 
                 pbar: ProgressBar | None = None) -> Any:
     """Apply ``function`` (which scales by ``upscale_amount``) to overlapping tiles of ``[B, C, H, W]`` and blend
     the results with feathered edges; ``pbar`` advances once per tile."""
+    return tiled_scale_multidim(samples, function, (tile_y, tile_x), overlap, upscale_amount, out_channels,
+                                output_device, pbar=pbar)
+
+
+def _per_dim(value: Any, dims: int) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value] * dims
+
+
+def tiled_scale_multidim(samples: Any, function: Callable[[Any], Any], tile: Any = (64, 64), overlap: Any = 8,
+                         upscale_amount: Any = 4, out_channels: int = 3, output_device: Any = "cpu",
+                         downscale: bool = False, index_formulas: Any = None, pbar: ProgressBar | None = None) -> Any:
+    """``tiled_scale`` over the last ``len(tile)`` dims of ``[B, C, *spatial]`` (2 for images, 3 for video
+    latents): ``function`` maps a tile to its scaled output (``upscale_amount`` per dim, a divisor when
+    ``downscale``; ``index_formulas``, one per dim or one for all, give a tile's output offset and size from its
+    input ones where the scale is not a plain factor); tiles are blended with edges feathered over the overlap."""
+    import itertools
+
     import torch
 
-    def starts(length: int, tile: int) -> list[int]:
-        return [max(0, min(p, length - tile)) for p in range(0, length, tile - overlap)]
+    dims = len(tile)
+    tiles, overlaps, amounts = list(tile), _per_dim(overlap, dims), _per_dim(upscale_amount, dims)
+    formulas = _per_dim(index_formulas, dims) if index_formulas is not None else [None] * dims
 
-    height, width = samples.shape[-2:]
-    out_h, out_w = round(height * upscale_amount), round(width * upscale_amount)
-    feather = round(overlap * upscale_amount)
+    def scaled(d: int, n: float) -> int:
+        if formulas[d] is not None:
+            return int(formulas[d](n))
+        return round(n / amounts[d]) if downscale else round(n * amounts[d])
+
+    def starts(d: int, length: int) -> list[int]:
+        """Every ``tile - overlap`` from 0, the last tiles shifted back inside: as many as
+        ``get_tiled_scale_steps`` counts (the progress bar's total)."""
+        step = max(1, tiles[d] - overlaps[d])
+        return [max(0, min(p, length - tiles[d])) for p in range(0, length, step)]
+
+    spatial = samples.shape[2:]
+    out_shape = [scaled(d, n) for d, n in enumerate(spatial)]
     results = []
     for b in range(samples.shape[0]):
         s = samples[b:b + 1]
-        output = torch.zeros((1, out_channels, out_h, out_w), device=output_device)
-        weight = torch.zeros((1, out_channels, out_h, out_w), device=output_device)
-        for y in starts(height, tile_y):
-            for x in starts(width, tile_x):
-                piece = function(s[..., y:y + tile_y, x:x + tile_x]).to(output_device)
-                oy, ox = round(y * upscale_amount), round(x * upscale_amount)
-                piece = piece[..., :out_h - oy, :out_w - ox]
-                ph, pw = piece.shape[-2:]
-                mask = torch.ones_like(piece)
-                for t in range(min(feather, ph // 2, pw // 2)):
+        output = torch.zeros((1, out_channels, *out_shape), device=output_device)
+        weight = torch.zeros((1, 1, *out_shape), device=output_device)
+        for corner in itertools.product(*(starts(d, n) for d, n in enumerate(spatial))):
+            index = tuple(slice(c, c + tiles[d]) for d, c in enumerate(corner))
+            piece = function(s[(..., *index)]).to(output_device)
+            offsets = [scaled(d, c) for d, c in enumerate(corner)]
+            piece = piece[(..., *(slice(0, out_shape[d] - o) for d, o in enumerate(offsets)))]
+            mask = torch.ones((1, 1, *piece.shape[2:]), device=output_device)
+            for d in range(dims):
+                feather = scaled(d, overlaps[d]) if formulas[d] is None else overlaps[d]
+                size = piece.shape[2 + d]
+                for t in range(min(feather, size // 2)):
                     ramp = (t + 1) / feather
-                    mask[..., t, :] *= ramp
-                    mask[..., ph - 1 - t, :] *= ramp
-                    mask[..., :, t] *= ramp
-                    mask[..., :, pw - 1 - t] *= ramp
-                output[..., oy:oy + ph, ox:ox + pw] += piece * mask
-                weight[..., oy:oy + ph, ox:ox + pw] += mask
-                if pbar is not None:
-                    pbar.update(1)
+                    mask.narrow(2 + d, t, 1).mul_(ramp)
+                    mask.narrow(2 + d, size - 1 - t, 1).mul_(ramp)
+            where = (..., *(slice(o, o + n) for o, n in zip(offsets, piece.shape[2:], strict=True)))
+            output[where] += piece * mask
+            weight[where] += mask
+            if pbar is not None:
+                pbar.update(1)
         results.append(output / weight)
     return torch.cat(results)
 

@@ -90,6 +90,29 @@ def test_tiled_scale_matches_a_direct_scale(load: Any) -> None:
     assert torch.allclose(utils.tiled_scale(x, lambda t: t, 64, 64, 8, 1), x, atol=1e-6)  # one tile
 
 
+def test_tiled_scale_multidim_over_three_dims_and_downscale(load: Any) -> None:
+    """Video-style latents [B, C, T, H, W] tiled over T, H and W; a downscaling function with ``downscale``."""
+    utils = load("comfy.utils")
+    x = torch.rand(1, 4, 9, 20, 23)
+
+    def up(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(t, scale_factor=(1, 2, 2), mode="nearest")[:, :3]
+
+    out = utils.tiled_scale_multidim(x, up, tile=(4, 8, 8), overlap=(1, 2, 2), upscale_amount=(1, 2, 2))
+    assert out.shape == (1, 3, 9, 40, 46) and torch.allclose(out, up(x), atol=1e-6)
+    image = torch.rand(2, 3, 32, 40)
+
+    def down(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(t, 4)
+
+    half = utils.tiled_scale_multidim(image, down, tile=(16, 16), overlap=8, upscale_amount=4, out_channels=3,
+                                      downscale=True)
+    assert half.shape == (2, 3, 8, 10) and torch.allclose(half, down(image), atol=1e-6)
+    lengths = utils.tiled_scale_multidim(x[:, :3], lambda t: t, tile=(4, 8, 8), overlap=1, upscale_amount=1,
+                                         index_formulas=lambda n: n)
+    assert torch.allclose(lengths, x[:, :3], atol=1e-6)
+
+
 def test_small_tensor_and_state_dict_helpers(load: Any) -> None:
     utils = load("comfy.utils")
     t = torch.arange(3).reshape(3, 1)
@@ -228,3 +251,15 @@ def test_node_helpers(load: Any) -> None:
     assert dest.shape[-1] == src.shape[-1] == 3
     dest, src = nh.image_alpha_fix(torch.zeros(1, 2, 2, 4), torch.zeros(1, 2, 2, 3))
     assert dest.shape[-1] == 4 and src.shape[-1] == 4 and bool((src[..., -1] == 1).all())
+
+
+def test_torch_compile_wrapper_is_accepted_with_one_warning(load: Any, caplog: Any) -> None:
+    """A pack's torch-compile node calls comfy_api.torch_helpers.set_torch_compile_wrapper on its MODEL: the
+    call returns, the model is left as it is, and one warning says compiling is not applied."""
+    helpers = load("comfy_api.torch_helpers")
+    model = object()
+    with caplog.at_level("WARNING"):
+        assert helpers.set_torch_compile_wrapper(model, backend="inductor", mode="max-autotune") is None
+        helpers.set_torch_compile_wrapper(model, backend="inductor", mode="max-autotune")
+    notes = [r for r in caplog.records if "torch.compile" in r.getMessage()]
+    assert len(notes) == 1 and "not applied" in notes[0].getMessage()
