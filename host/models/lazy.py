@@ -39,14 +39,20 @@ def check_weights(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str
 
 
 def materialize(module: nn.Module, tensors: Mapping[str, torch.Tensor], dtype: torch.dtype, device: Any,
-                via: torch.dtype | None = None, mapped: bool = False) -> None:
+                via: torch.dtype | None = None, mapped: bool = False,
+                memory_format: torch.memory_format | None = None) -> None:
     """Assign ``tensors`` to ``module`` (built on meta): floats to ``dtype`` (through ``via`` first when given:
     the storage rounding of CLIP weights), everything to ``device``. ``mapped``: the tensors are views of the
-    memory-mapped file, so each converted weight notes where its original lies (``remember_source``)."""
+    memory-mapped file, so each converted weight notes where its original lies (``remember_source``).
+    ``memory_format``: 4-D float weights are converted straight into it (the VAE's channels-last on the CPU:
+    one pass instead of a conversion and a reorder)."""
     loaded = {}
     for key, t in tensors.items():
         if t.is_floating_point():
             t = t.to(via) if via is not None else t
+            if memory_format is not None and t.dim() == 4:
+                loaded[key] = torch.empty(t.shape, dtype=dtype, device=device, memory_format=memory_format).copy_(t)
+                continue
             t = t.to(device=device, dtype=dtype)
         else:
             t = t.to(device)
@@ -74,9 +80,10 @@ class LazyWeights:
 
     def __init__(self, module: nn.Module, tensors: Mapping[str, torch.Tensor], dtype: torch.dtype, device: Any,
                  via: torch.dtype | None = None, path: Path | str = "",
-                 after: Callable[[nn.Module, Any], None] | None = None, mapped: bool = False) -> None:
+                 after: Callable[[nn.Module, Any], None] | None = None, mapped: bool = False,
+                 memory_format: torch.memory_format | None = None) -> None:
         self.module = module
-        self.mapped = mapped
+        self.mapped, self.memory_format = mapped, memory_format
         #: run on the module once its weights are in (buffers the file does not hold, e.g. position ids)
         self.after = after
         self.dtype, self.device, self.via, self.path = dtype, device, via, path
@@ -97,7 +104,8 @@ class LazyWeights:
             with self._lock:
                 if self._tensors is not None:
                     start = time.perf_counter()
-                    materialize(self.module, self._tensors, self.dtype, self.device, self.via, self.mapped)
+                    materialize(self.module, self._tensors, self.dtype, self.device, self.via, self.mapped,
+                                self.memory_format)
                     if self.after is not None:
                         self.after(self.module, self.device)
                     self._tensors = None
@@ -120,12 +128,14 @@ class LazyWeights:
 def lazy(module: nn.Module, sd: Mapping[str, torch.Tensor], prefix: str, path: Path | str, dtype: torch.dtype,
          device: Any, via: torch.dtype | None = None,
          after: Callable[[nn.Module, Any], None] | None = None,
-         mapped: bool | None = None) -> tuple[LazyWeights, set[str]]:
+         mapped: bool | None = None,
+         memory_format: torch.memory_format | None = None) -> tuple[LazyWeights, set[str]]:
     """Check ``sd`` against ``module`` now, load on first use; also the source keys used. ``mapped``: whether
     ``sd``'s tensors are views of the memory-mapped file (default: what ``sd.mapped`` says; a plain dict: no)."""
     tensors = check_weights(module, sd, prefix, path)
     mapped = bool(getattr(sd, "mapped", False)) if mapped is None else mapped
-    return LazyWeights(module, tensors, dtype, device, via, path, after, mapped), {prefix + k for k in tensors}
+    return (LazyWeights(module, tensors, dtype, device, via, path, after, mapped, memory_format),
+            {prefix + k for k in tensors})
 
 
 __all__ = ["SOURCE", "LazyWeights", "check_weights", "lazy", "materialize", "remember_source"]

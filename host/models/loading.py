@@ -218,7 +218,9 @@ def _build_vae(sd: Mapping[str, torch.Tensor], prefix: str, path: Path, device: 
     dtype = _dtype(policy, "vae")
     with torch.device("meta"):
         model = AutoencoderKL(cfg)
-    weights, used = lazy(model, sd, prefix, path, dtype, device)
+    # on the CPU the VAE computes channels-last (VAE._compute): its conv weights are loaded in that layout
+    layout = torch.channels_last if torch.device(device).type == "cpu" else None
+    weights, used = lazy(model, sd, prefix, path, dtype, device, memory_format=layout)
     return VAE(model, device=device, dtype=dtype, downscale=2 ** (len(cfg.ch_mult) - 1),
                latent_channels=cfg.z_channels, used_keys=used, weights=weights)
 
