@@ -8,7 +8,7 @@ import msgspec
 
 from isolate.context import InterruptProcessingException
 
-__all__ = ["DependencyCycleError", "InterruptProcessingException", "NodeErrors", "PromptError",
+__all__ = ["DependencyCycleError", "InterruptProcessingException", "NodeErrors", "NodeNotFoundError", "PromptError",
            "ValidationFailed", "exception_type_name"]
 
 
@@ -47,6 +47,20 @@ class DependencyCycleError(Exception):
     """No node can run but some are still waiting: a cycle (reported as ``graph.DependencyCycleError``)."""
 
     exception_type = "graph.DependencyCycleError"
+
+
+class NodeNotFoundError(LookupError):
+    """A node of a validated prompt whose class is not there when it runs: its pack failed to load, or was
+    edited (``--watch-packs``) after the prompt was validated. Fails the prompt with an ``execution_error`` naming
+    the node and its class, as any node failure does."""
+
+    exception_type = "NodeNotFoundError"
+
+    def __init__(self, class_type: str, reason: str = "") -> None:
+        why = f": {reason}" if reason else (": the node pack that defined it failed to load or no longer defines it "
+                                            "(it did when the prompt was validated)")
+        super().__init__(f"Cannot execute because node {class_type} does not exist{why}")
+        self.class_type = class_type
 
 
 def exception_type_name(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from host.executor import outcome
 from host.executor.caches import CacheEntry
 from host.executor.dynprompt import DynamicPrompt
-from host.executor.errors import DependencyCycleError, InterruptProcessingException, NodeFailed
+from host.executor.errors import DependencyCycleError, InterruptProcessingException, NodeFailed, NodeNotFoundError
 from host.executor.events import (
     Event,
     Executed,
@@ -99,6 +99,9 @@ class PromptRun:
     # -- the prompt -------------------------------------------------------------------------------------
     async def go(self) -> PromptResult:
         self.emit(ExecutionStart(self.prompt_id, now_ms()), record=True)
+        missing = self.missing_node()
+        if missing is not None:
+            return self.failed(missing)
         self.ex.drop_stale_instances(self.prompt)
         order = self.validated.order
         fingerprints = await self.fingerprints(order)
@@ -123,6 +126,14 @@ class PromptRun:
             self.release()
         self.emit(ExecutionSuccess(self.prompt_id, now_ms()), record=True)
         return self.result("success")
+
+    def missing_node(self) -> NodeFailed | None:
+        """The first node to run whose class is gone from the registry since the prompt was validated."""
+        for nid in self.validated.order:
+            class_type = self.dyn.nodes[nid]["class_type"]
+            if class_type not in self.nodes:
+                return NodeFailed(nid, class_type, {}, NodeNotFoundError(class_type))
+        return None
 
     async def fingerprints(self, order: list[str]) -> dict[str, Any]:
         """IS_CHANGED / fingerprint_inputs over constant inputs (links as None); an exception gives NaN."""

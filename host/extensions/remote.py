@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from host.executor.errors import NodeNotFoundError
 from host.executor.runner import NodeRunner
 from isolate import protocol as p
 from isolate.calls import NodeCall, NodeResult
@@ -123,6 +124,10 @@ class RemoteRunner(NodeRunner):
         self.starts = self.crashes = 0
         #: set when a reload found the pack's new code failing to import (its error); calls raise PackReloadFailed
         self.failed: str | None = None
+        #: the node classes the running child defines, and why it defines none when its import failed (a child
+        #: started on first use, its nodes registered from the cache: host/extensions/packs.py)
+        self.defined: set[str] | None = None
+        self.load_error = ""
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -146,7 +151,11 @@ class RemoteRunner(NodeRunner):
             env["NODEHOST_SHM_DIR"] = self.shm.directory
         spawn = self.launcher.spawn if self.launcher is not None else spawn_child
         self.child = await spawn(argv, peer, env=env, on_stderr=self._on_output)
-        return await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
+        info: p.PackInfo = await peer.call("list_nodes", result_type=p.PackInfo, timeout=120)
+        self.defined = {n.name for n in info.nodes}
+        failure = info.failures.get("<import>", "").split("while importing, the pack\n")[0].strip()
+        self.load_error = failure.splitlines()[-1] if failure else ""
+        return info
 
     async def ensure_started(self) -> None:
         """Start the child if it is not running (once, however many callers ask at the same time); a dead one is
@@ -198,6 +207,11 @@ class RemoteRunner(NodeRunner):
             raise PackReloadFailed(f"pack {self.name!r} failed to import after its files changed: {self.failed} "
                                    "(its nodes are those from before the edit; they run again once it imports)")
         peer = await self._peer()
+        class_type = getattr(params, "class_type", None)
+        if class_type is not None and self.defined is not None and class_type not in self.defined:
+            why = f"failed to load: {self.load_error}" if self.load_error else "does not define it now"
+            raise NodeNotFoundError(class_type, f"node pack {self.name!r} {why} (it did when its nodes were "
+                                                "registered)")
         self._in_flight += 1
         try:
             return await peer.call(method, params, result_type=result_type, timeout=timeout)

@@ -4,8 +4,11 @@
 on) and, once a pack has been quiet for ``quiet`` seconds after a change, calls back with the files that changed.
 :func:`reload_pack` restarts that pack's child and binds its new node definitions in the registry; a pack
 whose new code fails to import keeps its old definitions, and its runner refuses calls with the error until a
-later edit imports. When to reload (never under a running prompt) is the server's business
-(host/server/pack_watch.py)."""
+later edit imports. When the pack's environment inputs changed (``requirements.txt``, ``pyproject.toml``
+dependencies, ``install.py``, its ``<pack>.deps.toml``: the digest the environment is cached by), the reload first
+rebuilds its environment as start-up does (requirements resolved again in its uv venv, ``install.py`` run again)
+with the child stopped; a rebuild that fails counts as a failed import. When to reload (never under a running
+prompt) is the server's business (host/server/pack_watch.py)."""
 
 from __future__ import annotations
 
@@ -20,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host.extensions.loader import pack_env_spec, url_hint
 from host.extensions.packs import _SOURCE_SUFFIXES
 from host.extensions.remote import RemoteRunner
 from host.registry import Registry
 from isolate.import_watch import describe_missing
 from isolate.protocol import PackInfo
+from isolate.venv import PackEnv, VenvBuilder, VenvBuildError, torch_family_notes
 
 log = logging.getLogger("nodehost.extensions")
 
-#: files whose change means the pack's environment should be rebuilt (not done by a reload)
-DEPENDENCY_FILES = frozenset({"requirements.txt", "pyproject.toml", "install.py"})
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 Snapshot = dict[str, tuple[int, int]]
@@ -149,6 +152,34 @@ class Reload:
     #: the pack's node names after the reload (the old ones when it failed)
     nodes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the environment it was rebuilt into (None: its inputs had not changed, or the rebuild failed)
+    env: PackEnv | None = None
+
+
+@dataclass
+class EnvBuild:
+    """How this host builds pack environments, as start-up built them (``--find-links``, ``--offline``)."""
+
+    builder: VenvBuilder
+    find_links: list[str] = field(default_factory=list)
+    offline: bool = False
+
+
+async def rebuild_env(runner: RemoteRunner, envs: EnvBuild) -> tuple[PackEnv | None, list[str]]:
+    """The pack's environment again when what goes into it changed (its digest: requirements, install.py, the
+    manifest), with its child stopped first (its venv is replaced under it); ``(None, [])`` when unchanged, else
+    the new environment and the notes on it. Raises VenvBuildError (or ValueError / OSError on a bad file)."""
+    spec, reqs = pack_env_spec(runner.pack_dir, envs.find_links, envs.offline)
+    if envs.builder.cached(spec) is not None:
+        return None, []
+    log.info("pack %s: its dependencies changed, rebuilding its environment", runner.name)
+    await runner.stop_child()
+    try:
+        env = await envs.builder.ensure(spec)
+    except VenvBuildError as exc:
+        raise VenvBuildError(runner.name, exc.reason + url_hint(runner.name, reqs), exc.log) from exc
+    runner.python = str(env.python)
+    return env, list(reqs.problems) + torch_family_notes(spec.requirements) + list(env.notes)
 
 
 def import_error(info: PackInfo, pack_dir: Path | None = None) -> str:
@@ -164,22 +195,32 @@ def import_error(info: PackInfo, pack_dir: Path | None = None) -> str:
     return "; ".join([error] + describe_missing(info.missing_imports))
 
 
-async def reload_pack(registry: Registry, runner: RemoteRunner, files: list[str] | None = None) -> Reload:
+async def reload_pack(registry: Registry, runner: RemoteRunner, files: list[str] | None = None,
+                      envs: EnvBuild | None = None) -> Reload:
     """Restart ``runner``'s child (on its loop, with nothing running there) and rebind its nodes; ``files``: the
-    pack's changed files. A new child that fails to import, or dies starting, leaves the old definitions
-    registered and the runner failed."""
+    pack's changed files. With ``envs``, its environment is rebuilt first when its inputs changed. A rebuild
+    that fails, or a new child that fails to import or dies starting, leaves the old definitions registered and
+    the runner failed."""
     name = runner.name
     drop_stale_bytecode(runner.pack_dir, files or [])
+    env, env_notes = None, []
+    if envs is not None:
+        try:
+            env, env_notes = await rebuild_env(runner, envs)
+        except (VenvBuildError, ValueError, OSError) as exc:
+            registry.failures[f"{name}:<environment>"] = str(exc)
+            reason = exc.reason if isinstance(exc, VenvBuildError) else f"{type(exc).__name__}: {exc}"
+            return await _failed(registry, runner, f"its environment could not be rebuilt: {reason}")
+        registry.failures.pop(f"{name}:<environment>", None)
     try:
         info = await runner.restart()
     except Exception as exc:  # it died at import (os._exit, a segfault) or never answered
         info = PackInfo(name, [], failures={"<import>": f"{type(exc).__name__}: {exc}"})
     if "<import>" in info.failures:
-        runner.failed = import_error(info, runner.pack_dir)
-        await runner.stop_child()
         registry.failures[f"{name}:<import>"] = info.failures["<import>"]
-        kept = [n for n, b in registry.nodes.items() if b.runner is runner]
-        return Reload(name, False, runner.failed, nodes=kept)
+        result = await _failed(registry, runner, import_error(info, runner.pack_dir))
+        result.env, result.notes = env, env_notes
+        return result
     runner.failed = None
     runner.web_directory, runner.routes = info.web_directory, info.routes
     added, removed, changed = registry.rebind(runner, info.nodes)
@@ -187,7 +228,15 @@ async def reload_pack(registry: Registry, runner: RemoteRunner, files: list[str]
         del registry.failures[key]
     for what, reason in info.failures.items():
         registry.failures[f"{name}:{what}"] = reason
-    notes = list(info.warnings) + describe_missing(info.missing_imports)
+    notes = env_notes + list(info.warnings) + describe_missing(info.missing_imports)
     notes += [f"{what} failed: {why.strip().splitlines()[-1]}" for what, why in info.failures.items()]
     return Reload(name, True, added=added, removed=removed, changed=changed, nodes=[n.name for n in info.nodes],
-                  notes=notes)
+                  notes=notes, env=env)
+
+
+async def _failed(registry: Registry, runner: RemoteRunner, error: str) -> Reload:
+    """The pack cannot run its new code: its child stopped, its calls refused with ``error``, its old nodes kept."""
+    runner.failed = error
+    await runner.stop_child()
+    kept = [n for n, b in registry.nodes.items() if b.runner is runner]
+    return Reload(runner.name, False, error, nodes=kept)

@@ -2,8 +2,9 @@
 
 ComfyUI must be restarted to pick up an edited pack; here every pack lives in its own process, so only that
 process is. When a watched pack's files have been quiet for a second after a change: no new prompt starts (the
-queue keeps them, in order), the running prompt finishes, the pack's child is restarted and its node
-definitions bound again (host/extensions/watch.py), the executor's cached outputs are dropped, prompts start
+queue keeps them, in order), the running prompt finishes, the pack's environment is rebuilt when its
+requirements or install.py changed, its child is restarted and its node definitions bound again
+(host/extensions/watch.py), the executor's cached outputs are dropped, prompts start
 again, and every WebSocket client gets ``nodehost.node_defs_changed`` (the ComfyUI frontend has no message of
 its own for this; the listener in ``web/`` refreshes the page's definitions from /object_info on it).
 
@@ -85,8 +86,6 @@ async def watch(state: ServerState, record: WatchState) -> None:
 
 async def reload(state: ServerState, record: WatchState, runner: Any, files: list[str]) -> None:
     """Hold the queue, let the running prompt finish, reload the pack on the executor's thread, go on."""
-    from host.extensions.watch import DEPENDENCY_FILES
-
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     log.info("pack %s changed (%s): reloading it once no prompt runs", runner.name, shown)
     started = time.monotonic()
@@ -100,16 +99,14 @@ async def reload(state: ServerState, record: WatchState, runner: Any, files: lis
             await revalidate_queued(state, runner.name, set(result.nodes) | set(result.removed))
     finally:
         state.dispatching.set()
-    if any(Path(f).name in DEPENDENCY_FILES for f in files):
-        result.notes.append("its requirements or install.py changed: a reload does not rebuild the environment; "
-                            f"restart the server (or run `nodehost ext rebuild {runner.name}`)")
     _update_status(state, result)
     if result.ok and runner not in state.runners:  # a pack that failed to import at start loads now
         _connect(state, runner)
     record.reloads[runner.name] = record.reloads.get(runner.name, 0) + 1
     record.last[runner.name] = {"at": time.time(), "seconds": round(time.monotonic() - started, 3),
                                 "files": files, "ok": result.ok, "error": result.error, "added": result.added,
-                                "removed": result.removed, "changed": result.changed, "notes": result.notes}
+                                "removed": result.removed, "changed": result.changed, "notes": result.notes,
+                                "rebuilt": result.env is not None}
     if result.ok:
         log.info("pack %s reloaded: %d nodes (added %s, removed %s, changed %s)", runner.name, len(result.nodes),
                  result.added or "none", result.removed or "none", result.changed or "none")
@@ -130,7 +127,7 @@ async def _reload_here(state: ServerState, runner: Any, files: list[str]) -> Any
     cached output (the pack's, and those computed from them) and the pack's node instances."""
     from host.extensions.watch import reload_pack
 
-    result = await reload_pack(state.registry, runner, files)
+    result = await reload_pack(state.registry, runner, files, env_build(state.config))
     executor = state.executor
     if executor is not None:
         executor.cache.clear()
@@ -138,6 +135,15 @@ async def _reload_here(state: ServerState, runner: Any, files: list[str]) -> Any
         for key in [k for k, r in executor.instances.items() if r is runner]:
             del executor.instances[key]
     return result
+
+
+def env_build(config: Any) -> Any:
+    """How start-up built the pack environments (host/server/app.py start_packs): a reload rebuilds one alike."""
+    from host.cli_ext import default_envs_dir
+    from host.extensions.watch import EnvBuild
+    from isolate.venv import VenvBuilder
+
+    return EnvBuild(VenvBuilder(config.envs_dir or default_envs_dir()), list(config.find_links), config.offline)
 
 
 async def revalidate_queued(state: ServerState, pack: str, names: set[str]) -> None:
@@ -156,7 +162,8 @@ async def revalidate_queued(state: ServerState, pack: str, names: set[str]) -> N
                 validate_prompt(item.prompt, state.registry, item.outputs)))
         except ValidationFailed as failed:
             state.queue.delete({item.prompt_id})
-            error = {"prompt_id": item.prompt_id, "node_id": None, "node_type": None, "executed": [],
+            node_id, node_type = blamed_node(item.prompt, failed, state.registry)
+            error = {"prompt_id": item.prompt_id, "node_id": node_id, "node_type": node_type, "executed": [],
                      "exception_message": f"pack {pack!r} was reloaded and this queued prompt no longer "
                                           f"validates: {failed.error.line()}",
                      "exception_type": "ValidationFailed", "traceback": [], "current_inputs": {},
@@ -167,6 +174,16 @@ async def revalidate_queued(state: ServerState, pack: str, names: set[str]) -> N
             finish(state, item, {}, "error", {}, [["execution_error", error]])
             continue
         item.validated, item.outputs = validated, validated.outputs
+
+
+def blamed_node(prompt: dict[str, Any], failed: Any, registry: Any) -> tuple[str | None, str | None]:
+    """The node a failed validation is about: one whose class is gone, else the first with errors."""
+    for nid, node in prompt.items():
+        if isinstance(node, dict) and node.get("class_type") not in registry.nodes:
+            return nid, node.get("class_type")
+    for nid, errors in failed.node_errors.items():
+        return nid, errors.class_type
+    return None, None
 
 
 def _connect(state: ServerState, runner: Any) -> None:
@@ -185,6 +202,8 @@ def _update_status(state: ServerState, result: Any) -> None:
     if status is None:
         return
     status.nodes = list(result.nodes)
+    if result.env is not None:
+        status.env = result.env
     if result.ok:
         status.state, status.reason, status.runner = "ready", "", None
     else:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,8 @@ class Served:
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: more ``nodehost serve`` flags (``--watch-packs``)
+    flags: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -101,7 +103,7 @@ class Served:
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "host.cli", "serve", "--port", str(self.port), "--base-directory",
-                 str(self.root), "--memory-only", "--offline", "--envs-dir", str(self.work / "envs")],
+                 str(self.root), "--memory-only", "--offline", "--envs-dir", str(self.work / "envs"), *self.flags],
                 stdout=out, stderr=subprocess.STDOUT)
         _wait_up(self.url, self.process, self.log)
 
@@ -125,7 +127,8 @@ class Served:
             return json.loads(resp.read())
 
 
-def _serve(tmp_path: Path, settings: dict[str, Any] | None) -> Iterator[Served]:
+def _serve(tmp_path: Path, settings: dict[str, Any] | None, flags: list[str] | None = None,
+           prepare: Callable[[Path], None] | None = None) -> Iterator[Served]:
     pytest.importorskip("comfyui_frontend_package")
     root = tmp_path / "comfy"
     root.mkdir()
@@ -133,7 +136,9 @@ def _serve(tmp_path: Path, settings: dict[str, Any] | None) -> Iterator[Served]:
         user = root / "user" / "default"
         user.mkdir(parents=True)
         (user / "comfy.settings.json").write_text(json.dumps(settings))
-    served = Served(root, tmp_path)
+    if prepare is not None:
+        prepare(root)
+    served = Served(root, tmp_path, flags=list(flags or []))
     try:
         served.start()
         yield served
@@ -151,6 +156,23 @@ def served(tmp_path: Path) -> Iterator[Served]:
 def quiet_served(tmp_path: Path) -> Iterator[Served]:
     """The user's settings seeded with QUIET_SETTINGS, as a returning user has them."""
     yield from _serve(tmp_path, dict(QUIET_SETTINGS))
+
+
+@pytest.fixture
+def serve_with(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """``serve_with(flags, prepare=None)``: QUIET_SETTINGS and more ``nodehost serve`` flags; ``prepare(root)``
+    lays out the folders first (a pack in ``root/custom_nodes``). Stopped at the end of the test."""
+    running: list[Iterator[Served]] = []
+
+    def start(flags: list[str], prepare: Callable[[Path], None] | None = None) -> Served:
+        running.append(_serve(tmp_path, dict(QUIET_SETTINGS), flags, prepare))
+        return next(running[-1])
+
+    try:
+        yield start
+    finally:
+        for gen in running:
+            gen.close()
 
 
 @dataclass

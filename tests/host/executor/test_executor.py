@@ -332,6 +332,24 @@ async def test_error_event_fields_and_executor_stays_usable(ex) -> None:
     assert ok.status == "success"
 
 
+async def test_a_node_class_gone_since_validation_fails_the_prompt_typed(ex) -> None:
+    """A prompt validated while its nodes were registered, run after their pack lost them (an edit under
+    --watch-packs, a pack that failed to load): ComfyUI's execution_error naming the node and its class."""
+    executor, sink = ex
+    validated = await executor.validate({"1": value(3), "s": show("1")})
+    runner = executor.registry.nodes["Show"].runner
+    kept = [b.nodedef for b in executor.registry.nodes.values() if b.runner is runner and b.nodedef.name != "Show"]
+    assert executor.registry.rebind(runner, kept)[1] == ["Show"]
+    result = await executor.execute(validated, "p")
+    assert result.status == "error" and CALLS == []  # nothing ran
+    [err] = sink.of(ExecutionError)
+    assert (err.prompt_id, err.node_id, err.node_type, err.exception_type) == ("p", "s", "Show", "NodeNotFoundError")
+    assert err.exception_message.startswith("Cannot execute because node Show does not exist")
+    assert sink.types() == ["execution_start", "execution_error"]
+    ok = await executor.run({"1": value(3), "u": {"class_type": "UiOnly", "inputs": {"v": ["1", 0]}}}, "q")
+    assert ok.status == "success"  # the rest still runs
+
+
 async def test_exception_type_is_module_qualified(ex, make_executor) -> None:
     class Custom(Exception):
         pass

@@ -396,3 +396,38 @@ async def test_a_prompt_right_after_a_child_dies_starts_a_new_child(pack) -> Non
         result = await executor.run({"1": add(i, 100), "s": show("1")}, f"p{i}")
         assert result.status == "success", (result.error or {}).get("exception_message")
         assert result.outputs["s"]["text"] == [str(i + 100)] and runner.child.pid != old
+
+
+async def test_a_cached_pack_that_fails_to_load_when_its_node_runs(paths, tmp_path: Path) -> None:
+    """Nodes registered from the definition cache (no child at start); when the prompt runs, the child starts and
+    the pack fails to import (a file it reads, not among its sources, is gone): the prompt fails with the node's id
+    and class and a typed NodeNotFoundError naming the pack and its import error, not the child's KeyError."""
+    from host.extensions.packs import NodeDefCache
+
+    pack_dir = tmp_path / "flaky_pack"
+    pack_dir.mkdir()
+    (pack_dir / "settings.dat").write_text("1")
+    (pack_dir / "__init__.py").write_text(
+        "import os\n"
+        "if not os.path.exists(os.path.join(os.path.dirname(__file__), 'settings.dat')):\n"
+        "    raise RuntimeError('settings.dat is missing')\n"
+        "class Flaky:\n    @classmethod\n    def INPUT_TYPES(cls):\n        return {'required': {}}\n"
+        "    RETURN_TYPES = ('INT',)\n    FUNCTION = 'run'\n    OUTPUT_NODE = True\n"
+        "    def run(self):\n        return (1,)\n"
+        "NODE_CLASS_MAPPINGS = {'Flaky': Flaky}\n")
+    cache = NodeDefCache(tmp_path / "nodedefs")
+    first, _ = await start_pack(Registry(), pack_dir, cache=cache)
+    await first.close()
+    (pack_dir / "settings.dat").unlink()
+    registry = Registry()
+    runner, info = await start_pack(registry, pack_dir, cache=cache)
+    try:
+        assert runner.child is None and [n.name for n in info.nodes] == ["Flaky"]  # from the cache
+        sink = ListSink()
+        result = await Executor(registry.freeze(), sink).run({"7": {"class_type": "Flaky", "inputs": {}}}, "p")
+        assert result.status == "error"
+        [err] = sink.of(ExecutionError)
+        assert (err.node_id, err.node_type, err.exception_type) == ("7", "Flaky", "NodeNotFoundError")
+        assert "'flaky_pack' failed to load: RuntimeError: settings.dat is missing" in err.exception_message
+    finally:
+        await runner.close()

@@ -47,14 +47,16 @@ def write_pack(pack: Path, source: str) -> None:
     (pack / "__init__.py").write_text(source)
 
 
-def watched_app(paths: Any, tmp_path: Path, source: str = pack_source("v1")) -> tuple[Any, Path]:
+def watched_app(paths: Any, tmp_path: Path, source: str = pack_source("v1"),
+                find_links: list[str] | None = None) -> tuple[Any, Path]:
     pack = tmp_path / "extensions" / "watch_pack"
     pack.mkdir(parents=True)
     write_pack(pack, source)
     registry = Registry()
     load_builtin(registry, paths)
     app = build_app(registry, ServerConfig(output_dir=paths.output_dir, temp_dir=paths.temp_dir,
-                                           extensions_dir=pack.parent, envs_dir=tmp_path / "envs", offline=True))
+                                           extensions_dir=pack.parent, envs_dir=tmp_path / "envs", offline=True,
+                                           find_links=list(find_links or [])))
     install(app, quiet=0.3, interval=0.1)
     return app, pack
 
@@ -197,8 +199,95 @@ async def test_an_edit_during_a_prompt_waits_for_it(paths, tmp_path: Path) -> No
         error = dict(gone["status"]["messages"])["execution_error"]
         assert error["exception_type"] == "ValidationFailed" and "WatchGone" in error["exception_message"]
         assert "'watch_pack' was reloaded" in error["exception_message"]
+        assert (error["node_id"], error["node_type"]) == ("n", "WatchGone")
         waited = (await reloads(client))["last_reload"]["seconds"]
         assert waited > 1.0  # it waited for the running prompt (about 2.5 s less the debounce)
+        await ws.close()
+
+
+DEP_NODE = '''
+import watchdep
+
+
+class WatchDep:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seconds": ("FLOAT", {"default": 0.0})}}
+
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "watch"
+
+    def run(self, seconds):
+        return {"ui": {"text": [watchdep.VALUE]}, "result": (watchdep.VALUE,)}
+
+
+NODE_CLASS_MAPPINGS["WatchDep"] = WatchDep
+'''
+#: install.py as packs write them: it runs in the pack's venv, working directory the pack folder
+INSTALL = "import sys\nopen('installed.log', 'a').write(sys.prefix + '\\n')\n"
+
+
+async def test_changed_requirements_rebuild_the_environment(paths, tmp_path: Path, monkeypatch) -> None:
+    """A new requirements line (a wheel in --find-links, offline) and an install.py: the reload rebuilds the pack's
+    uv venv with them before the new child imports; a requirement that does not resolve keeps the old nodes marked
+    failed with uv's error; an edit leaving the dependencies as they were rebuilds nothing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wheels", Path(__file__).parents[2] / "isolate" / "wheels.py")
+    wheels = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(wheels)  # type: ignore[union-attr]
+    wheels.make_wheel(tmp_path / "wheels", "watchdep", "1.0", "VALUE = 'watchdep 1.0'\n")
+    wheels.make_wheel(tmp_path / "wheels", "watchdep", "2.0", "VALUE = 'watchdep 2.0'\n")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    app, pack = watched_app(paths, tmp_path, find_links=[str(tmp_path / "wheels")])
+    env = tmp_path / "envs" / "watch_pack"
+    async with TestClient(TestServer(app)) as client:
+        ws = await client.ws_connect("/ws?clientId=w")
+        await ws.receive_json()
+        await wait_for(_watched(client))
+        (pack / "requirements.txt").write_text("watchdep==1.0\n")
+        (pack / "install.py").write_text(INSTALL)
+        write_pack(pack, pack_source("v2") + DEP_NODE)  # imports watchdep at module level
+        event = await node_events(ws)
+        assert event["ok"] is True, event["error"]
+        assert event["added"] == ["WatchDep"]
+        last = (await reloads(client))["last_reload"]
+        assert last["rebuilt"] is True and last["notes"] == []
+        assert sorted(last["files"]) == ["__init__.py", "install.py", "requirements.txt"]
+        await run(client, "WatchDep", "dep")
+        entry = await history(client, "dep")
+        assert entry["status"]["status_str"] == "success", entry["status"]
+        assert entry["outputs"]["n"]["text"] == ["watchdep 1.0"]
+        assert (pack / "installed.log").read_text().split() == [str(env)]  # ran once, in the pack's venv
+        assert list((env / "lib").glob("python*/site-packages/watchdep/__init__.py"))
+
+        (pack / "requirements.txt").write_text("watchdep==9.9\n")  # not in the wheel folder
+        event = await node_events(ws)
+        assert event["ok"] is False and "watchdep" in event["error"], event
+        assert event["error"].startswith("its environment could not be rebuilt")
+        assert sorted(event["nodes"]) == ["WatchDep", "WatchEcho"]
+        assert "WatchDep" in await (await client.get("/object_info")).json()  # kept, marked failed
+        status = await reloads(client)
+        assert status["state"] == "failed" and "watchdep" in status["reason"]
+        await run(client, "WatchDep", "broken", seconds=0.01)
+        error = dict((await history(client, "broken"))["status"]["messages"])["execution_error"]
+        assert error["exception_type"] == "PackReloadFailed" and "could not be rebuilt" in error["exception_message"]
+
+        (pack / "requirements.txt").write_text("watchdep==2.0\n")
+        event = await node_events(ws)
+        assert event["ok"] is True and event["error"] is None
+        await run(client, "WatchDep", "two", seconds=0.02)
+        assert (await history(client, "two"))["outputs"]["n"]["text"] == ["watchdep 2.0"]
+        assert len((pack / "installed.log").read_text().split()) == 2  # install.py ran again with the new deps
+        built = (env / ".nodehost-env.json").stat().st_mtime_ns
+
+        (pack / "pyproject.toml").write_text('[project]\nname = "watch-pack"\nversion = "0.2"\n')
+        event = await node_events(ws)
+        assert event["ok"] is True
+        assert (await reloads(client))["last_reload"]["rebuilt"] is False  # no dependency in it: nothing to build
+        assert (env / ".nodehost-env.json").stat().st_mtime_ns == built
         await ws.close()
 
 
