@@ -12,6 +12,7 @@ import asyncio
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class WorkerActor:
         from host.executor.worker import ExecutorThread
 
         self.spec, self.name = spec, name
+        #: this process (Ray restarts the actor in a new one, with new folders): names the files it ships
+        self.session = uuid.uuid4().hex
         self.shared = spec.shared if spec.shared is not None else node_ip() == spec.server_ip
         self.folders = self._folders()
         self.registry, self.models = self._build_registry()
@@ -129,7 +132,7 @@ class WorkerActor:
                     yield self._batch(events, shipped)
             result = future.result()
             files = snapshot.changed(shipped) if snapshot is not None else []
-            yield Finished(result, timing.records, files, self.models.cached_files())
+            yield Finished(result, timing.records, files, self.models.cached_files(), self.session)
         finally:
             self.sink = None
             self.running = None
@@ -174,7 +177,7 @@ class WorkerActor:
                         if (blob.folder, blob.path) not in shipped:
                             shipped.add((blob.folder, blob.path))
                             files.append(blob)
-        return Batch(events, files)
+        return Batch(events, files, self.session)
 
     async def _execute(self, job: PromptJob) -> Any:
         """On the executor's thread: validate against this worker's nodes, then run (as in-process)."""

@@ -5,7 +5,12 @@ actor that dies (``max_restarts=-1``); its in-flight prompt is never retried by 
 the dispatcher fails or re-queues it. A prompt past ``prompt_deadline`` has its actor killed (and so
 restarted). Events arrive as the actor's stream and go to the server's WebSocket router in order (a pack's messages
 between prompts through a second stream per worker, ``messages``); files cross
-as bytes in the stream when the worker does not share the server's folders."""
+as bytes in the stream when the worker does not share the server's folders, and land under names the server
+numbers (landing.py).
+
+The actors are owned by the server's Ray job (not detached): stopped with the server, and ended by Ray when the
+server dies, so a server started again on the same queue starts new ones (see host/server/recovery.py for the
+prompts)."""
 
 from __future__ import annotations
 
@@ -14,8 +19,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from host.executor.events import Executed
 from host.scaleout.actor import WorkerActor
-from host.scaleout.files import input_files, write_files
+from host.scaleout.files import input_files
+from host.scaleout.landing import Landing
 from host.scaleout.spec import (
     Batch,
     Finished,
@@ -58,6 +67,8 @@ class RayWorker:
         self._restarted: asyncio.Future[None] | None = None
         self._holds: list[str] = []
         self._recent: set[str] = set()
+        #: its files landing in the server's folders under the server's names (when it does not share them)
+        self.landing = Landing(pool.folders)
 
     def holds(self) -> list[str]:
         return self._holds
@@ -133,7 +144,8 @@ class RayWorker:
                 frame = await ref
                 started.append(True)
                 if isinstance(frame, Finished):
-                    await self.pool.write(frame.files)
+                    await self.pool.land(self.landing, frame.files, frame.session)
+                    frame.result.outputs = self.landing.rename_outputs(frame.result.outputs, frame.session)
                     finished = frame
                 else:
                     await self.deliver(frame, state)
@@ -145,11 +157,13 @@ class RayWorker:
         return finished
 
     async def deliver(self, batch: Batch, state: ServerState) -> None:
-        """A batch's files first (so /view finds them when ``executed`` arrives), then its events in order."""
-        if batch.files:
-            await self.pool.write(batch.files)
+        """A batch's files first (so /view finds them when ``executed`` arrives, under the name the server gave
+        them), then its events in order."""
+        await self.pool.land(self.landing, batch.files, batch.session)
         sockets = state.sockets
         for event in batch.events:
+            if isinstance(event, Executed) and self.landing.names:
+                event = msgspec.structs.replace(event, output=self.landing.rename(event.output, batch.session))
             if not isinstance(event, PackMessage):
                 sockets.route(event)
             elif event.text is not None:
@@ -217,9 +231,12 @@ class RayWorkers:
                                       registry_factory=settings.registry_factory)
         if not gpus:
             spec.cpu = True
-        actor = ray.remote(WorkerActor).options(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=-1,
-                                                max_task_retries=0, max_concurrency=64)
-        handles = [actor.remote(spec, f"ray-{i}") for i in range(count)]
+        actor = ray.remote(WorkerActor)
+        options = {"num_cpus": 1, "num_gpus": 1 if gpus else 0, "max_restarts": -1, "max_task_retries": 0,
+                   "max_concurrency": 64}
+        # named (``nodehost-ray-0``... in this server's own namespace) and owned by this server: Ray ends them when
+        # it stops or dies, so a server started again never finds its predecessor's holding the GPUs
+        handles = [actor.options(name=f"nodehost-ray-{i}", **options).remote(spec, f"ray-{i}") for i in range(count)]
         infos = await asyncio.gather(*(h.info.remote() for h in handles))
         self.workers = [RayWorker(f"ray-{i}", handle, info, self)
                         for i, (handle, info) in enumerate(zip(handles, infos, strict=True))]
@@ -227,9 +244,9 @@ class RayWorkers:
         log.info("%d Ray worker(s) ready (%s): %s", count, f"{gpus} GPU(s)" if gpus else "CPU",
                  ", ".join(f"{w.name} pid {w.info.pid} on {w.info.node_ip}" for w in self.workers))
 
-    async def write(self, files: list[Any]) -> None:
+    async def land(self, landing: Landing, files: list[Any], session: str) -> None:
         if files:
-            await asyncio.to_thread(write_files, files, self.folders)
+            await asyncio.to_thread(landing.land, files, session)
 
     async def stop(self) -> None:
         self.interrupt()

@@ -138,6 +138,8 @@ class Batch(msgspec.Struct):
 
     events: list[Event | PackMessage]
     files: list[FileBlob] = []
+    #: the worker process that wrote the files (host.scaleout.landing: its own names restart with it)
+    session: str = ""
 
 
 class Finished(msgspec.Struct):
@@ -148,6 +150,7 @@ class Finished(msgspec.Struct):
     files: list[FileBlob] = []
     #: the model files the worker holds now (routing)
     holds: list[str] = []
+    session: str = ""
 
 
 class WorkerInfo(msgspec.Struct):

@@ -158,3 +158,34 @@ async def test_a_pack_message_between_prompts_reaches_the_websocket(served) -> N
         assert got == [1, 2]
     finally:
         await ws.close()
+
+
+async def test_two_workers_saving_one_prefix_at_once_make_two_files(served) -> None:
+    """Each worker numbers its saves in its own folder, so both name theirs ``clash_00001_.png``: the server
+    lands the second under the next number and the prompt's history and /view name its own bytes."""
+    from PIL import Image
+
+    def saving(color: int, tag: int) -> dict[str, Any]:
+        return {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                             "color": color}},
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "clash"}},
+                "3": who(tag, 1.5)["1"]}  # both workers busy at once
+
+    colors = {0xFF0000: (255, 0, 0), 0x0000FF: (0, 0, 255)}
+    prompts = [saving(color, 60 + i) for i, color in enumerate(colors)]
+    ids = [await post(served.client, p) for p in prompts]
+    entries = [await history_of(served.client, i) for i in ids]
+    assert [e["status"]["status_str"] for e in entries] == ["success", "success"]
+    assert entries[0]["outputs"]["3"]["pid"] != entries[1]["outputs"]["3"]["pid"]  # on two workers
+    names = [e["outputs"]["2"]["images"][0]["filename"] for e in entries]
+    assert sorted(names) == ["clash_00001_.png", "clash_00002_.png"]
+    assert sorted(p.name for p in (served.base / "output").glob("clash_*")) == sorted(names)
+    for name, rgb in zip(names, colors.values(), strict=True):
+        resp = await served.client.get("/view", params={"filename": name, "type": "output"})
+        assert resp.status == 200
+        assert Image.open(io.BytesIO(await resp.read())).convert("RGB").getpixel((0, 0)) == rgb
+    # the first again: its worker's cache answers, its SaveImage's executed names the file it saved: not a new one
+    again = await history_of(served.client, await post(served.client, prompts[0]))
+    cached = next(m[1]["nodes"] for m in again["status"]["messages"] if m[0] == "execution_cached")
+    assert "2" in cached and again["outputs"]["2"]["images"][0]["filename"] == names[0]
+    assert len(list((served.base / "output").glob("clash_*"))) == 2
