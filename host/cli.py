@@ -11,28 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from host import cli_ext, cli_models, cli_serve
+from host.cli_progress import display_for
 from host.executor.errors import ValidationFailed
-from host.executor.events import Event, Executed, Executing, ExecutionError
 from host.ui_workflow import UIWorkflowError, is_ui_workflow, to_prompt
-
-
-class PrintingSink:
-    """Prints each node as it runs and what it produced."""
-
-    def __init__(self, prompt: dict[str, Any]) -> None:
-        self.prompt = prompt
-
-    @property
-    def out(self) -> Any:
-        return sys.stdout
-
-    def emit(self, event: Event) -> None:
-        if isinstance(event, Executing) and event.node is not None:
-            print(f"running node {event.node} ({self.prompt[event.node]['class_type']})", file=self.out, flush=True)
-        elif isinstance(event, Executed) and event.output:
-            print(f"  node {event.node} produced {json.dumps(event.output)}", file=self.out, flush=True)
-        elif isinstance(event, ExecutionError):
-            print(f"  node {event.node_id} ({event.node_type}) failed", file=self.out, flush=True)
 
 
 def format_validation_error(err: ValidationFailed) -> str:
@@ -88,8 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                "temp": str(paths.temp_dir), "input": str(models.folders.input_dir),
                "models_dir": str(cli_models.base_directory(args) / "models")}
     cache = make_cache(lru=args.cache_lru, ram_gb=args.cache_ram, none=args.cache_none)
-    executor = Executor(registry, PrintingSink(prompt if isinstance(prompt, dict) else {}), cache,
-                        models=models.manager)
+    display = display_for(prompt if isinstance(prompt, dict) else {})
+    executor = Executor(registry, display, cache, models=models.manager)
     cleanup_stale()  # segments left by a host that died
     error = cli_ext.sandbox_error(args)
     if error is not None:
@@ -107,13 +88,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 worker.call(cli_ext.close(runners))
                 print(f"cannot convert the UI workflow {args.prompt}: {err}", file=sys.stderr)
                 return 2
-            executor.sink = PrintingSink(prompt)
+            executor.sink = display = display_for(prompt)
         try:
             result = worker.call(_validate_and_run(executor, prompt, str(uuid.uuid4())))
         except ValidationFailed as err:
             print(format_validation_error(err), file=sys.stderr)
             return 1
         finally:
+            display.close()
             worker.call(cli_ext.close(runners))
     if result.status != "success":
         err = result.error or {}
