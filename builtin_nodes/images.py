@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from builtin_nodes.paths import OutputPaths, save_image_path
 from isolate.api import io
+from isolate.paths import claim_image_name
 
 MAX_RESOLUTION = 16384
 _SAVE_DESCRIPTION = "Saves the input images to your ComfyUI output directory."
@@ -92,7 +93,7 @@ class SaveImage(io.ComfyNode):
         results = []
         for batch_number, image in enumerate(images):
             pixels = np.clip(255.0 * image.cpu().numpy(), 0, 255).astype(np.uint8)
-            name = f"{stem.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
+            name, counter = claim_image_name(folder, stem.replace('%batch_num%', str(batch_number)), counter)
             Image.fromarray(pixels).save(folder / name, pnginfo=meta, compress_level=cls.compress_level)
             results.append({"filename": name, "subfolder": subfolder, "type": cls.folder_type})
             counter += 1

@@ -56,3 +56,16 @@ def save_image_path(prefix: str, root: Path, width: int, height: int) -> tuple[P
             if m:
                 highest = max(highest, int(m.group(1)))
     return folder, stem, os.path.relpath(folder, base) if folder != base else "", highest + 1
+
+
+def claim_image_name(folder: Path, stem: str, counter: int, ext: str = "png") -> tuple[str, int]:
+    """The first ``{stem}_{counter:05}_.{ext}`` from ``counter`` on that no file has, created empty at once
+    (exclusively) so that another process saving the same prefix into a shared folder in the same instant moves
+    on to the next number instead of writing over it; the caller then writes the image under that name."""
+    while True:
+        name = f"{stem}_{counter:05}_.{ext}"
+        try:
+            os.close(os.open(folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return name, counter
+        except FileExistsError:
+            counter += 1

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
+from pathlib import Path
 from typing import Any
+
+from isolate.paths import claim_image_name
 
 _SAVE_DESCRIPTION = "Saves the input images to your ComfyUI output directory."
 
@@ -65,7 +68,7 @@ class SaveImage:
                     meta.add_text("prompt", json.dumps(prompt))
                 for key, value in (extra_pnginfo or {}).items():
                     meta.add_text(key, json.dumps(value))
-            name = f"{stem.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
+            name, counter = claim_image_name(Path(folder), stem.replace('%batch_num%', str(batch_number)), counter)
             Image.fromarray(pixels).save(os.path.join(folder, name), pnginfo=meta, compress_level=self.compress_level)
             results.append({"filename": name, "subfolder": subfolder, "type": self.type})
             counter += 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from isolate.api._base import FolderType
 from isolate.api._node import _UIOutput
-from isolate.paths import current_paths, save_image_path
+from isolate.paths import claim_image_name, current_paths, save_image_path
 
 
 class SavedResult(dict):
@@ -148,7 +148,7 @@ class ImageSaveHelper:
         meta = ImageSaveHelper._create_png_metadata(cls)
         results = []
         for batch_number, image in enumerate(images):
-            name = f"{stem.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
+            name, counter = claim_image_name(folder, stem.replace('%batch_num%', str(batch_number)), counter)
             ImageSaveHelper._convert_tensor_to_pil(image).save(folder / name, pnginfo=meta,
                                                                compress_level=compress_level)
             results.append(SavedResult(name, subfolder, folder_type))

@@ -93,3 +93,39 @@ async def test_disable_metadata(tmp_path) -> None:
     prompt = {"1": empty(), "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "m"}}}
     await run(registry.freeze(), prompt, {"extra_pnginfo": {"workflow": {}}})
     assert Image.open(paths.output_dir / "m_00001_.png").text == {}
+
+
+def test_claimed_names_skip_files_that_appeared_after_the_folder_was_listed(tmp_path) -> None:
+    from isolate.paths import claim_image_name
+
+    folder, stem, _, counter = save_image_path("race", tmp_path, 4, 3)
+    (tmp_path / "race_00001_.png").write_bytes(b"another process's image")  # saved between listing and writing
+    (tmp_path / "race_00002_.png").write_bytes(b"and another")
+    assert claim_image_name(folder, stem, counter) == ("race_00003_.png", 3)
+    assert (tmp_path / "race_00003_.png").read_bytes() == b""  # taken at once
+    assert (tmp_path / "race_00001_.png").read_bytes() == b"another process's image"
+
+
+def test_saves_of_one_prefix_at_the_same_instant_make_one_file_each(paths) -> None:
+    import threading
+
+    import torch
+
+    from builtin_nodes.images import image_nodes
+
+    [save] = [n for n in image_nodes(paths) if n.__name__ == "SaveImage"]
+    start = threading.Barrier(6)
+    names: list[str] = []
+
+    def one(value: float) -> None:
+        start.wait()
+        names.extend(r["filename"] for r in save.save(torch.full((1, 3, 4, 3), value), "same"))
+
+    threads = [threading.Thread(target=one, args=(i / 10,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(names) == [f"same_{i:05}_.png" for i in range(1, 7)]
+    pixels = {int(np.asarray(Image.open(paths.output_dir / n))[0, 0, 0]) for n in names}
+    assert len(pixels) == 6  # six different images, none written over
