@@ -39,8 +39,8 @@ Snapshot = dict[str, tuple[int, int]]
 
 
 def snapshot(pack_dir: Path) -> Snapshot:
-    """``relative path -> (size, mtime_ns)`` of the pack's source files; hidden folders (``.git``),
-    ``__pycache__`` and ``node_modules`` are not walked. A folder that is gone is an empty snapshot."""
+    """``relative path -> (size, mtime_ns)`` of the pack's source files and its manifest; hidden folders
+    (``.git``), ``__pycache__`` and ``node_modules`` are not walked. A folder that is gone has no sources."""
     files: Snapshot = {}
     root = str(pack_dir)
     for folder, dirs, names in os.walk(root):
@@ -55,7 +55,19 @@ def snapshot(pack_dir: Path) -> Snapshot:
                 continue
             if stat.S_ISREG(st.st_mode):
                 files[os.path.relpath(path, root).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
+    manifest = manifest_path(pack_dir)
+    try:
+        st = manifest.stat()
+        files[f"../{manifest.name}"] = (st.st_size, st.st_mtime_ns)
+    except OSError:  # none (the usual case), or removed while we looked
+        pass
     return files
+
+
+def manifest_path(pack_dir: Path) -> Path:
+    """The user's manifest for the pack, beside its folder (``<extensions>/<pack>.deps.toml``): part of what its
+    environment is built from, so an edit to it is a change to the pack (shown as ``../<pack>.deps.toml``)."""
+    return pack_dir.parent / f"{pack_dir.name}.deps.toml"
 
 
 def changed_files(old: Snapshot, new: Snapshot) -> set[str]:

@@ -34,6 +34,9 @@ def test_snapshot_counts_sources_only(tmp_path: Path) -> None:
         touch(tmp_path / rel, "x")
     assert sorted(snapshot(tmp_path)) == ["__init__.py", "config.json", "nodes/a.py", "requirements.txt"]
     assert snapshot(tmp_path / "missing") == {}
+    touch(tmp_path.parent / f"{tmp_path.name}.deps.toml", "add = []")  # the user's manifest beside the pack
+    touch(tmp_path.parent / "other.deps.toml", "add = []")
+    assert sorted(snapshot(tmp_path))[0] == f"../{tmp_path.name}.deps.toml" and len(snapshot(tmp_path)) == 5
 
 
 async def test_a_pack_is_reloaded_once_quiet(tmp_path: Path) -> None:

@@ -288,6 +288,15 @@ async def test_changed_requirements_rebuild_the_environment(paths, tmp_path: Pat
         assert event["ok"] is True
         assert (await reloads(client))["last_reload"]["rebuilt"] is False  # no dependency in it: nothing to build
         assert (env / ".nodehost-env.json").stat().st_mtime_ns == built
+
+        # the user's manifest beside the pack replaces the pin: a change to the pack too, rebuilt from it
+        (pack.parent / f"{pack.name}.deps.toml").write_text('add = ["watchdep==1.0"]\n')
+        event = await node_events(ws)
+        assert event["ok"] is True, event["error"]
+        last = (await reloads(client))["last_reload"]
+        assert last["files"] == [f"../{pack.name}.deps.toml"] and last["rebuilt"] is True
+        await run(client, "WatchDep", "manifest", seconds=0.03)
+        assert (await history(client, "manifest"))["outputs"]["n"]["text"] == ["watchdep 1.0"]
         await ws.close()
 
 
