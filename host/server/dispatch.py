@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from host.server.affinity import choose
@@ -83,9 +84,13 @@ async def run_one(state: ServerState, worker: Any, item: QueueItem) -> None:
         outcome = "worker_lost"
         state.sockets.send_soon({"type": "execution_error", "data": messages[0][1]},
                                 state.sockets.client_of.get(item.prompt_id))
-    except Exception as exc:  # the executor itself failed: record it, keep serving
+    except Exception as exc:  # the executor itself failed: record it, tell the client, keep serving
         log.exception("prompt %s failed outside any node", item.prompt_id)
-        outputs, status, meta, messages = {}, "error", {}, [["execution_error", {"exception_message": str(exc)}]]
+        error = prompt_error(item, f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+                             str(exc), traceback.format_exception(exc))
+        outputs, status, meta, messages = {}, "error", {}, [["execution_error", error]]
+        state.sockets.send_soon({"type": "execution_error", "data": error},
+                                state.sockets.client_of.get(item.prompt_id))
     finally:
         worker.running = None
     if state.metrics is not None:
@@ -115,8 +120,13 @@ def finish(state: ServerState, item: QueueItem, outputs: dict[str, Any], status:
 
 def lost_error(item: QueueItem, lost: WorkerLost) -> dict[str, Any]:
     """The ``execution_error`` of a prompt whose worker went away (no node to blame)."""
+    return prompt_error(item, lost.kind, str(lost))
+
+
+def prompt_error(item: QueueItem, exception_type: str, message: str, trace: list[str] | None = None) -> dict[str, Any]:
+    """An ``execution_error`` with every field ComfyUI's has, for a failure no node is to blame for."""
     return {"prompt_id": item.prompt_id, "node_id": None, "node_type": None, "executed": [],
-            "exception_message": str(lost), "exception_type": lost.kind, "traceback": [],
+            "exception_message": message, "exception_type": exception_type, "traceback": trace or [],
             "current_inputs": {}, "current_outputs": [], "timestamp": int(time.time() * 1000)}
 
 

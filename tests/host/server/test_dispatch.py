@@ -93,6 +93,24 @@ class LosesFirst(LocalWorkers):
         worker.execute = execute  # type: ignore[method-assign]
 
 
+class BreaksFirst(LocalWorkers):
+    """The in-process worker, except that running its first prompt raises outside any node (an executor bug)."""
+
+    async def start(self, state: Any) -> None:
+        await super().start(state)
+        worker = self.workers[0]
+        run = worker.execute
+        broken = [True]
+
+        async def execute(item: Any) -> Any:
+            if broken:
+                broken.clear()
+                raise RuntimeError("the executor broke")
+            return await run(item)
+
+        worker.execute = execute  # type: ignore[method-assign]
+
+
 def show(node: str, v: int) -> dict[str, Any]:
     return {"1": {"class_type": node, "inputs": {"v": v}}}
 
@@ -171,3 +189,23 @@ async def test_with_requeue_running_a_lost_workers_prompt_runs_again(app_with, t
         entry = await wait_history(client, pid)
     Meet.barrier = threading.Barrier(2, timeout=10)
     assert pool.lost == 1 and entry["status"]["status_str"] == "success" and entry["outputs"]["1"]["v"] == [7]
+
+
+async def test_a_failure_outside_any_node_is_a_whole_execution_error_and_the_next_prompt_runs(app_with) -> None:
+    async with TestClient(TestServer(app_with(BreaksFirst()))) as client:
+        ws = await client.ws_connect("/ws?clientId=c")
+        await ws.receive_json()
+        first = (await (await client.post("/prompt", json={"prompt": show("Show", 1), "client_id": "c"})).json())
+        second = (await (await client.post("/prompt", json={"prompt": show("Show", 2)})).json())
+        entry = await wait_history(client, first["prompt_id"])
+        [[kind, error]] = entry["status"]["messages"]
+        assert kind == "execution_error" and entry["status"]["status_str"] == "error"
+        assert set(error) == {"prompt_id", "node_id", "node_type", "executed", "exception_message",
+                              "exception_type", "traceback", "current_inputs", "current_outputs", "timestamp"}
+        assert error["exception_type"] == "RuntimeError" and error["exception_message"] == "the executor broke"
+        assert error["prompt_id"] == first["prompt_id"] and "RuntimeError: the executor broke" in error["traceback"][-1]
+        assert (await wait_history(client, second["prompt_id"]))["status"]["status_str"] == "success"
+        sent = []
+        while not sent or sent[-1]["type"] != "executing":
+            sent.append(await asyncio.wait_for(ws.receive_json(), 10))
+        assert [m["data"] for m in sent if m["type"] == "execution_error"] == [error]
