@@ -36,7 +36,9 @@ def pack_web_dirs(state: ServerState) -> dict[str, Path]:
 
 
 def pack_dirs(state: ServerState) -> list[Path]:
-    return [s.path for s in state.packs if s.state == "ready"]
+    """Every pack folder found, loaded or not: ComfyUI reads ``custom_nodes/*/locales`` and the example
+    workflows of every folder there, whether its import worked (a pack whose reload failed keeps its nodes)."""
+    return [s.path for s in state.packs if s.path.is_dir()]
 
 
 async def extension_file(request: web.Request) -> web.StreamResponse:

@@ -111,3 +111,20 @@ async def test_pack_routes_are_forwarded_to_its_child(paths, tmp_path: Path) -> 
         assert resp.status == 201 and await resp.json() == {"echo": {"a": [1, 2]}}
         assert (await client.get("/demo_pack/nope")).status == 404
         assert (await client.get("/prompt")).status == 200  # ours are not shadowed
+
+
+async def test_a_pack_that_fails_to_import_still_has_its_locales_and_example_workflows(paths, tmp_path: Path) -> None:
+    broken = tmp_path / "extensions" / "broken_i18n"
+    (broken / "locales" / "fr").mkdir(parents=True)
+    (broken / "example_workflows").mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('no such thing')\n")
+    (broken / "locales" / "fr" / "main.json").write_text('{"menu": {"broken": "cassé"}}')
+    (broken / "example_workflows" / "try.json").write_text('{"nodes": []}')
+    async with TestClient(TestServer(served_app(paths, tmp_path))) as client:
+        i18n = await (await client.get("/api/i18n")).json()
+        templates = await (await client.get("/workflow_templates")).json()
+        info = await (await client.get("/object_info")).json()
+    assert i18n["fr"]["main"]["menu"]["broken"] == "cassé"
+    assert i18n["en"]["main"]["nodeDefs"]["DemoAdd"]["display_name"] == "Demo Add"
+    assert templates == {"demo_pack": ["add"], "broken_i18n": ["try"]}
+    assert "DemoAdd" in info
