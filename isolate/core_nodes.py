@@ -35,7 +35,7 @@ CLIPVisionLoader VAEDecodeTiled VAEEncodeTiled unCLIPCheckpointLoader GLIGENLoad
 InpaintModelConditioning CheckpointLoader DiffusersLoader LoadLatent SaveLatent ConditioningZeroOut
 ConditioningSetTimestepRange LoraLoaderModelOnly
 BasicGuider CFGGuider BasicScheduler KarrasScheduler ExponentialScheduler SDTurboScheduler SplitSigmas
-SamplerCustom SamplerCustomAdvanced KSamplerSelect RandomNoise DisableNoise Noise_RandomNoise Noise_EmptyNoise
+SamplerCustom SamplerCustomAdvanced KSamplerSelect RandomNoise DisableNoise
 LatentBatch LatentAdd LatentSubtract LatentMultiply LatentInterpolate CLIPTextEncodeSDXL CLIPTextEncodeSDXLRefiner
 ModelSamplingDiscrete ModelSamplingFlux ModelSamplingAuraFlow ModelSamplingSD3 ModelSamplingContinuousEDM
 MaskComposite SolidMask InvertMask CropMask FeatherMask GrowMask ImageToMask MaskToImage ImageCompositeMasked
@@ -125,14 +125,15 @@ def _order(info: dict[str, Any]) -> list[str]:
 
 
 def core_node(name: str) -> type | None:
-    """The class for node ``name``: the local SaveImage/PreviewImage, the host's node, a stand-in for a
-    ComfyUI core node the host lacks; None when it is none of these."""
+    """The class for node ``name``: the local SaveImage/PreviewImage (and the NOISE classes packs build,
+    isolate/noise_objects.py), the host's node, a stand-in for a ComfyUI core node the host lacks; None when it
+    is none of these."""
     cls = _classes.get(name)
     if cls is not None:
         return cls
-    from isolate import save_nodes
+    from isolate import noise_objects, save_nodes
 
-    local = save_nodes.LOCAL.get(name)
+    local = save_nodes.LOCAL.get(name) or noise_objects.CLASSES.get(name)
     if local is not None:
         return local
     described = (host_info().get("nodes") or {}).get(name)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from isolate.host_made import HostMade
+
 
 def _names(key: str) -> list[str]:
     from isolate.core_nodes import host_info
@@ -95,14 +97,30 @@ def __getattr__(name: str) -> Any:
     return missing_attribute(__name__, name)
 
 
-class KSAMPLER:
-    """A sampler by name with its options (``sampler_object``); the host's sampler of that name runs it."""
+class KSAMPLER(HostMade):
+    """A sampler by name with its options (``sampler_object``); the host's sampler of that name runs it. Passed
+    to a host node (SamplerCustomAdvanced, SamplerCustom) it is the host's KSamplerSelect of that name."""
 
     def __init__(self, sampler_function: Any, extra_options: dict[str, Any] | None = None,
                  inpaint_options: dict[str, Any] | None = None) -> None:
         self.sampler_function = sampler_function
         self.extra_options = dict(extra_options or {})
         self.inpaint_options = dict(inpaint_options or {})
+
+    def host_node(self) -> str:
+        from isolate.standins import NotProvidedError
+
+        if not isinstance(self.sampler_function, str):
+            raise NotProvidedError("a KSAMPLER whose sampler function is defined in the pack cannot drive the "
+                                   "host's model; only the host's samplers (comfy.samplers.sampler_object) can")
+        if self.extra_options or self.inpaint_options:
+            raise NotProvidedError(f"KSAMPLER {self.sampler_function!r} with extra options "
+                                   f"{sorted(self.extra_options) + sorted(self.inpaint_options)}: pass the host's "
+                                   "Sampler* node of that sampler instead (they take its options as inputs)")
+        return "KSamplerSelect"
+
+    def host_inputs(self) -> dict[str, Any]:
+        return {"sampler_name": self.sampler_function}
 
 
 def ksampler(sampler_name: str, extra_options: dict[str, Any] | None = None,

@@ -50,6 +50,12 @@ def graph(seed: int = 3) -> dict[str, Any]:
                                                     "latent_image": ["4", 0]}},
         "17": {"class_type": "VAEDecode", "inputs": {"samples": ["16", 0], "vae": vae}},
         "18": {"class_type": "SaveImage", "inputs": {"filename_prefix": "through", "images": ["17", 0]}},
+        # essentials-style custom sampling with a NOISE object the pack builds
+        "19": {"class_type": "SDKCustomAdvanced", "inputs": {"model": model, "positive": ["2", 0],
+                                                             "negative": ["3", 0], "latent": ["4", 0],
+                                                             "seed": seed, **sample}},
+        "20": {"class_type": "VAEDecode", "inputs": {"samples": ["19", 0], "vae": vae}},
+        "21": {"class_type": "SaveImage", "inputs": {"filename_prefix": "custom", "images": ["20", 0]}},
     }
 
 
@@ -68,8 +74,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> PackRun:
 
 def test_the_pack_imports_with_every_node(ran: PackRun) -> None:
     assert ran.status.state == "ready", ran.status.reason
-    assert sorted(ran.status.nodes) == ["SDKCommonKSampler", "SDKModelFacts", "SDKPreviewFromCore", "SDKSaveImage",
-                                        "SDKTextToImage"]
+    assert sorted(ran.status.nodes) == ["SDKCommonKSampler", "SDKCustomAdvanced", "SDKModelFacts",
+                                        "SDKPreviewFromCore", "SDKSaveImage", "SDKTextToImage"]
     assert ran.result.status == "success", "".join((ran.result.error or {}).get("traceback") or []) or ran.result.error
 
 
@@ -108,3 +114,13 @@ def test_a_model_passed_back_is_the_hosts_own(ran: PackRun) -> None:
 def test_an_executor_monkeypatch_is_one_warning_naming_the_pack(ran: PackRun) -> None:
     notes = " ".join(ran.status.notes)
     assert "execution.get_output_data" in notes and "sdk_pack" in notes
+
+
+def test_a_noise_object_the_pack_builds_samples_as_the_host_s(ran: PackRun) -> None:
+    [facts] = ran.result.outputs["19"]["facts"]
+    assert facts.pop("options_error").startswith("NotProvidedError: KSAMPLER 'euler' with extra options ['s_noise']")
+    assert facts == {"seed": 3, "empty_seed": 0, "same_as_prepare_noise": True, "empty_is_zero": True,
+                     "shape": [1, 4, 8, 8], "twice_equal": True}
+    # Noise_RandomNoise(seed) + CFGGuider + BasicScheduler + SamplerCustomAdvanced = KSampler's pixels
+    assert int(np.abs(pixels(ran.output, ran.result.outputs["21"]) - pixels(ran.output,
+                                                                          ran.result.outputs["7"])).max()) == 0

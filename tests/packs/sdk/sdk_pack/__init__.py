@@ -14,6 +14,13 @@ import nodes
 from comfy.latent_formats import SD15
 from comfy.ldm.modules.attention import optimized_attention  # noqa: F401  (an internal nodehost lacks)
 from comfy.model_patcher import ModelPatcher
+from comfy_extras.nodes_custom_sampler import (
+    BasicScheduler,
+    CFGGuider,
+    Noise_EmptyNoise,
+    Noise_RandomNoise,
+    SamplerCustomAdvanced,
+)
 from comfy_extras.nodes_model_advanced import ModelSamplingDiscrete  # noqa: F401
 from nodes import MAX_RESOLUTION, SaveImage
 
@@ -105,6 +112,43 @@ class SDKModelFacts:
         return {"ui": {"facts": [facts]}, "result": (model, str(sorted(facts)))}
 
 
+class SDKCustomAdvanced:
+    """Sampling as ComfyUI_essentials' sampler nodes do it: a Noise_RandomNoise the pack builds, the custom-sampling
+    core nodes called by their v1 method names, SamplerCustomAdvanced given the pack's noise object."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "positive": ("CONDITIONING",), "negative": ("CONDITIONING",),
+                             "latent": ("LATENT",), "seed": ("INT", {"default": 0}),
+                             "sampler_name": (comfy.samplers.KSampler.SAMPLERS,),
+                             "scheduler": (comfy.samplers.KSampler.SCHEDULERS,)}}
+
+    RETURN_TYPES = ("LATENT", "STRING")
+    FUNCTION = "sample"
+    CATEGORY = "sdk"
+    OUTPUT_NODE = True
+
+    def sample(self, model, positive, negative, latent, seed, sampler_name, scheduler):
+        noise = Noise_RandomNoise(seed)
+        empty = Noise_EmptyNoise()
+        made = noise.generate_noise(latent)
+        facts = {"seed": noise.seed, "empty_seed": empty.seed,
+                 "same_as_prepare_noise": bool((made == comfy.sample.prepare_noise(latent["samples"], seed)).all()),
+                 "empty_is_zero": bool((empty.generate_noise(latent) == 0).all()), "shape": list(made.shape)}
+        guider = CFGGuider().get_guider(model, positive, negative, 7.0)[0]
+        sigmas = BasicScheduler().get_sigmas(model, scheduler, 2, 1.0)[0]
+        sampler = comfy.samplers.sampler_object(sampler_name)
+        out = SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent)[0]
+        again = SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent)[0]  # the same object twice
+        facts["twice_equal"] = bool((out["samples"] == again["samples"]).all())
+        try:  # a sampler with options the host's KSamplerSelect cannot take: said, never dropped
+            SamplerCustomAdvanced().sample(noise, guider, comfy.samplers.ksampler("euler", {"s_noise": 0.5}), sigmas,
+                                           latent)
+        except Exception as exc:
+            facts["options_error"] = f"{type(exc).__name__}: {exc}"
+        return {"ui": {"facts": [facts]}, "result": (out, str(sorted(facts)))}
+
+
 class SDKSaveImage(SaveImage):
     """A SaveImage subclass (as packs write them): it runs in the pack, writing where the host's would."""
 
@@ -121,5 +165,5 @@ class SDKPreviewFromCore(nodes.PreviewImage):
 
 NODE_CLASS_MAPPINGS = {"SDKTextToImage": SDKTextToImage, "SDKCommonKSampler": SDKCommonKSampler,
                        "SDKModelFacts": SDKModelFacts, "SDKSaveImage": SDKSaveImage,
-                       "SDKPreviewFromCore": SDKPreviewFromCore}
+                       "SDKPreviewFromCore": SDKPreviewFromCore, "SDKCustomAdvanced": SDKCustomAdvanced}
 NODE_DISPLAY_NAME_MAPPINGS = {"SDKSaveImage": "SDK Save Image"}
