@@ -8,7 +8,8 @@ the way the frontend's ``graphToPrompt`` converts it, given ``/object_info``:
   feeds, ``Note``/``MarkdownNote`` are dropped;
 - muted nodes (mode 2) are left out, with the inputs they fed; bypassed nodes (mode 4) pass their input of the
   same type through;
-- subgraphs (``definitions.subgraphs``) are flattened, inner nodes numbered ``instance:inner``.
+- subgraphs (``definitions.subgraphs``) are flattened, inner nodes numbered ``instance:inner``; legacy group
+  nodes (``extra.groupNodes``) are expanded first (host/ui_group_nodes.py), inner nodes ``instance:index``.
 
 Unknown node types and links to nodes that do not exist raise :class:`UIWorkflowError`."""
 
@@ -130,7 +131,7 @@ class Converter:
         if link is None:
             self.problems.append(f"{where}: link {link_id} does not exist")
             return None
-        if int(link.origin) == SUBGRAPH_INPUT:
+        if link.origin == str(SUBGRAPH_INPUT):
             return self.outer.get(link.origin_slot)
         origin = graph.nodes.get(link.origin)
         if origin is None:
@@ -163,7 +164,7 @@ class Converter:
         self.outer = saved
         outputs = {}
         for link in inner.links.values():
-            if int(link.target) == SUBGRAPH_OUTPUT:
+            if link.target == str(SUBGRAPH_OUTPUT):
                 outputs[link.target_slot] = [inner.node_id(link.origin), link.origin_slot]
         placeholder = f"{graph.node_id(local)}:"
         for entry in self.prompt.values():  # links from this instance's outputs point into it now
@@ -174,9 +175,12 @@ class Converter:
 
 def to_prompt(workflow: dict[str, Any], object_info: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The API prompt the frontend would queue for ``workflow``; UIWorkflowError listing every problem."""
-    if (workflow.get("extra") or {}).get("groupNodes"):
-        raise UIWorkflowError(["legacy group nodes (extra.groupNodes) are not supported: convert them to "
-                               "subgraphs in the frontend"])
+    from host.ui_group_nodes import expand_group_nodes
+
+    problems: list[str] = []
+    workflow = expand_group_nodes(workflow, object_info, problems)
+    if problems:
+        raise UIWorkflowError(problems)
     converter = Converter(workflow, object_info)
     converter.convert(Graph(workflow))
     if converter.problems:

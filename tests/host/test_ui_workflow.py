@@ -67,3 +67,37 @@ def test_nodehost_run_takes_a_ui_workflow(tmp_path: Path, capsys: pytest.Capture
     bad.write_text(json.dumps({"nodes": [node(1, "NoSuchNode")], "links": []}))
     assert main(["run", str(bad), "--extensions-dir", str(tmp_path / "none")]) == 2
     assert "unknown node type 'NoSuchNode'" in capsys.readouterr().err
+
+
+GROUP_NODES = Path(__file__).parent / "ui_group_nodes"
+
+
+@pytest.mark.parametrize("name", ["mixed", "widgets"])
+def test_legacy_group_nodes_expand_as_the_frontend_expands_them(registry: Registry, name: str) -> None:
+    """Workflows with legacy group nodes (extra.groupNodes) saved by the real frontend, and the prompt its
+    graphToPrompt made for them (tests/browser/test_ui_workflow_matches_frontend.py makes them afresh)."""
+    saved = json.loads((GROUP_NODES / f"{name}.json").read_text())
+    assert saved["workflow"]["extra"]["groupNodes"]
+    assert to_prompt(saved["workflow"], registry.object_info()) == saved["prompt"]
+
+
+def test_group_node_widgets_inputs_and_outputs_map_to_inner_nodes(registry: Registry) -> None:
+    saved = json.loads((GROUP_NODES / "mixed.json").read_text())
+    prompt = to_prompt(saved["workflow"], registry.object_info())
+    [group] = [n for n in saved["workflow"]["nodes"] if n["type"] == "workflow>Mixed"]
+    gid = str(group["id"])
+    assert group["widgets_values"] == [1234, "fixed", "nearest-exact", 1.5]  # noise_seed+control, then ImageScaleBy
+    assert prompt[f"{gid}:0"] == {"inputs": {"noise_seed": 1234}, "class_type": "RandomNoise",
+                                  "_meta": {"title": "RandomNoise"}}
+    assert prompt[f"{gid}:3"]["inputs"] == {"upscale_method": "nearest-exact", "scale_by": 1.5,
+                                            "image": [f"{gid}:2", 0]}
+    assert prompt[f"{gid}:2"]["inputs"] == {"image1": [f"{gid}:1", 0], "image2": ["2", 0]}  # group input 2
+    saves = {k: v["inputs"]["images"] for k, v in prompt.items() if v["class_type"] == "SaveImage"}
+    assert sorted(saves.values()) == [[f"{gid}:1", 0], [f"{gid}:3", 0]]  # inner outputs used outside
+
+
+def test_a_group_node_with_an_unknown_inner_type_is_reported(registry: Registry) -> None:
+    saved = json.loads((GROUP_NODES / "mixed.json").read_text())
+    saved["workflow"]["extra"]["groupNodes"]["Mixed"]["nodes"][0]["type"] = "NoSuchNode"
+    with pytest.raises(UIWorkflowError, match="inner node 0 has unknown node type 'NoSuchNode'"):
+        to_prompt(saved["workflow"], registry.object_info())
