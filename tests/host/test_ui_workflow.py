@@ -75,7 +75,8 @@ GROUP_NODES = Path(__file__).parent / "ui_group_nodes"
 @pytest.mark.parametrize("name", ["mixed", "widgets"])
 def test_legacy_group_nodes_expand_as_the_frontend_expands_them(registry: Registry, name: str) -> None:
     """Workflows with legacy group nodes (extra.groupNodes) saved by the real frontend, and the prompt its
-    graphToPrompt made for them (tests/browser/test_ui_workflow_matches_frontend.py makes them afresh)."""
+    graphToPrompt made for them: NAME.js built each graph on the page (Convert to Group Node, group widgets
+    edited) and NAME.json holds what the page then saved and queued."""
     saved = json.loads((GROUP_NODES / f"{name}.json").read_text())
     assert saved["workflow"]["extra"]["groupNodes"]
     assert to_prompt(saved["workflow"], registry.object_info()) == saved["prompt"]
