@@ -1,6 +1,7 @@
-"""One isolated pack run against a small random SD1.5 checkpoint (tests/host/extensions/test_pack_sdk.py and
-test_real_pack_models.py): the checkpoint written by the project tool, the core nodes, the pack in its own uv
-venv, one prompt through the executor with a ModelManager; the pack's status, the result and its folders."""
+"""One isolated pack run against a small random SD1.5 checkpoint (tests/host/extensions/test_pack_sdk.py,
+test_real_pack_models.py, test_pack_model_patches.py): the checkpoint written by the project tool, the core
+nodes, the pack in its own uv venv, one prompt (or several, one after the other: ``run_pack_prompts``) through
+the executor with a ModelManager; the pack's status, the result(s) and its folders."""
 
 from __future__ import annotations
 
@@ -24,9 +25,13 @@ class PackRun:
     output: Path
     temp: Path
     log: str
+    #: every prompt's result, in order (``result`` is the first)
+    results: list[Any]
+    #: the checkpoint the prompts ran with
+    checkpoint: Path
 
 
-async def _run(tmp: Path, pack: Path, prompt: dict[str, Any], prompt_id: str) -> PackRun:
+async def _run(tmp: Path, pack: Path, prompts: list[tuple[dict[str, Any], str]]) -> PackRun:
     from builtin_nodes import NodeFolders, OutputPaths, load_builtin
     from host.executor.caches import make_cache
     from host.executor.events import ListSink
@@ -55,21 +60,28 @@ async def _run(tmp: Path, pack: Path, prompt: dict[str, Any], prompt_id: str) ->
         registry.freeze()
         executor = Executor(registry, ListSink(), make_cache(none=True),
                             models=ModelManager(DeviceConfig(cpu=True), models))
-        result = await executor.run(prompt, prompt_id)
+        results = [await executor.run(prompt, prompt_id) for prompt, prompt_id in prompts]
         log = "".join(chunk.decode(errors="replace") for r in runners for chunk in r.stderr)
     finally:
         for runner in runners:
             await runner.close()
-    return PackRun(statuses[0], result, paths.output_dir, paths.temp_dir, log)
+    return PackRun(statuses[0], results[0], paths.output_dir, paths.temp_dir, log, results,
+                   base / "models" / "checkpoints" / CHECKPOINT)
 
 
 def run_pack(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompt: dict[str, Any],
              prompt_id: str) -> PackRun:
     """The run, with uv's cache in the test's folder."""
+    return run_pack_prompts(tmp_path_factory, name, pack, [(prompt, prompt_id)])
+
+
+def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path,
+                     prompts: list[tuple[dict[str, Any], str]]) -> PackRun:
+    """Several prompts, one after the other, through one executor and the same pack child."""
     tmp = tmp_path_factory.mktemp(name)
     mp = pytest.MonkeyPatch()
     mp.setenv("UV_CACHE_DIR", str(tmp / "uv-cache"))
     try:
-        return asyncio.run(_run(tmp, pack, prompt, prompt_id))
+        return asyncio.run(_run(tmp, pack, prompts))
     finally:
         mp.undo()
