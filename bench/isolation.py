@@ -326,7 +326,8 @@ def sampling(full_size: bool) -> dict[str, object]:
     print(f"MODEL through a pack at 128x128 ({'full-size' if full_size else 'small'} SD1.5): comfy.sample.sample "
           f"from a pack {figures['proxy_sample_s_per_it_128']:.4f} s/it, host KSampler "
           f"{figures['host_ksampler_s_per_it_128']:.4f} s/it; a pack's attn1+attn2 patches add "
-          f"{figures['attn_patch_overhead_ms_per_step']:.1f} ms per step")
+          f"{figures['attn_patch_overhead_ms_per_step']:.1f} ms per step in {figures['attn_patch_calls_per_step']} "
+          f"calls into the pack ({figures['attn_patch_e2e_ms_per_step']:.1f} ms end to end)")
     return figures
 
 
