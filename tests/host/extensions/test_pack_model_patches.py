@@ -72,24 +72,28 @@ def plain_prompt() -> dict[str, Any]:
     return prompt
 
 
-def dying_prompt() -> dict[str, Any]:
+def dying_prompt(node: str) -> dict[str, Any]:
     prompt = base()
-    prompt["20"] = {"class_type": "PatchDieInCfg", "inputs": {"model": MODEL}}
+    prompt["20"] = {"class_type": node, "inputs": {"model": MODEL}}
     sampled(prompt, 21, "dead", ["20", 0])
     return prompt
 
 
 def after_prompt() -> dict[str, Any]:
+    """After the deaths: an attention-patched clone (the restarted child serves it) and the plain MODEL (no
+    patch of the dead child's left on the UNet)."""
     prompt = base()
     prompt["20"] = {"class_type": "PatchAttnIdentity", "inputs": {"model": MODEL}}
     sampled(prompt, 21, "after", ["20", 0])
+    sampled(prompt, 30, "afterplain", MODEL)
     return prompt
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> PackRun:
     return run_pack_prompts(tmp_path_factory, "patches", PACK, [
-        (main_prompt(), "main"), (plain_prompt(), "plain"), (dying_prompt(), "dying"), (after_prompt(), "after")])
+        (main_prompt(), "main"), (plain_prompt(), "plain"), (dying_prompt("PatchDieInCfg"), "dying"),
+        (dying_prompt("PatchDieInAttn"), "dying-attn"), (after_prompt(), "after")])
 
 
 def pixels(ran: PackRun, result: Any, node: str) -> Any:
@@ -114,8 +118,9 @@ def ok(result: Any) -> None:
 
 def test_the_pack_registers_and_the_prompts_run(ran: PackRun) -> None:
     assert ran.status.state == "ready", ran.status.reason
-    assert sorted(ran.status.nodes) == sorted([*PATCHES.values(), "PatchDieInCfg", "PatchSampleCondOnly"])
-    for result in (ran.results[0], ran.results[1], ran.results[3]):
+    assert sorted(ran.status.nodes) == sorted([*PATCHES.values(), "PatchDieInCfg", "PatchDieInAttn",
+                                              "PatchSampleCondOnly"])
+    for result in (ran.results[0], ran.results[1], ran.results[4]):
         ok(result)
 
 
@@ -204,10 +209,17 @@ def test_identity_attention_patches_and_wrapper_give_the_same_pixels(ran: PackRu
     assert diff(pixels(ran, main, node_of("wrapper")), plain) <= 1
 
 
-def test_a_pack_killed_in_a_callback_is_a_node_error_and_the_next_prompt_runs(ran: PackRun) -> None:
-    dying, after = ran.results[2], ran.results[3]
+@pytest.mark.parametrize("at", [2, 3], ids=["in-cfg-function", "in-attention-patch"])
+def test_a_pack_killed_in_a_callback_is_a_node_error(ran: PackRun, at: int) -> None:
+    dying = ran.results[at]
     assert dying.status == "error"
     assert dying.error["exception_type"] == "ExtensionCrashed", dying.error
+    assert "patch_pack" in dying.error["exception_message"], dying.error
     assert "signal 9" in dying.error["exception_message"] and dying.error["node_id"] == "21"
+
+
+def test_after_the_deaths_the_pack_restarts_and_the_model_is_as_it_was(ran: PackRun) -> None:
+    after, plain = ran.results[4], pixels(ran, ran.results[0], "12")
     ok(after)
-    assert diff(pixels(ran, after, "23"), pixels(ran, ran.results[0], "12")) <= 1
+    assert diff(pixels(ran, after, "23"), plain) <= 1
+    assert diff(pixels(ran, after, "32"), plain) <= 1

@@ -115,6 +115,14 @@ def die_in_cfg(clone):
     clone.set_model_sampler_cfg_function(die)
 
 
+def die_in_attn(clone):
+    """A self-attention patch that kills this process in the middle of the host's UNet call."""
+    def die(n, context, value, extra):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    clone.set_model_attn1_patch(die)
+
+
 class PatchSampleCondOnly:
     """A clone with a cond-only CFG function, sampled from pack code through ``comfy.sample.sample``."""
 
@@ -149,5 +157,6 @@ NODE_CLASS_MAPPINGS = {
     "PatchAttn1Replace": _clone_node(attn1_replace),
     "PatchUnetScaled": _clone_node(unet_scaled),
     "PatchDieInCfg": _clone_node(die_in_cfg),
+    "PatchDieInAttn": _clone_node(die_in_attn),
     "PatchSampleCondOnly": PatchSampleCondOnly,
 }
