@@ -9,6 +9,7 @@ import asyncio
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,16 @@ class PackRun:
     results: list[Any]
     #: the checkpoint the prompts ran with
     checkpoint: Path
+    #: each prompt's wall time, in seconds
+    seconds: list[float]
 
 
-async def _run(tmp: Path, pack: Path, prompts: list[tuple[dict[str, Any], str]]) -> PackRun:
+#: (prompt, prompt_id) or (prompt, prompt_id, during): ``during(executor, runners)`` is called just before that
+#: prompt runs (to start a thread that interrupts it, say)
+Prompts = list[tuple[Any, ...]]
+
+
+async def _run(tmp: Path, pack: Path, prompts: Prompts) -> PackRun:
     from builtin_nodes import NodeFolders, OutputPaths, load_builtin
     from host.executor.caches import make_cache
     from host.executor.events import ListSink
@@ -60,13 +68,19 @@ async def _run(tmp: Path, pack: Path, prompts: list[tuple[dict[str, Any], str]])
         registry.freeze()
         executor = Executor(registry, ListSink(), make_cache(none=True),
                             models=ModelManager(DeviceConfig(cpu=True), models))
-        results = [await executor.run(prompt, prompt_id) for prompt, prompt_id in prompts]
+        results, seconds = [], []
+        for prompt, prompt_id, *during in prompts:
+            for hook in during:
+                hook(executor, runners)
+            start = time.monotonic()
+            results.append(await executor.run(prompt, prompt_id))
+            seconds.append(time.monotonic() - start)
         log = "".join(chunk.decode(errors="replace") for r in runners for chunk in r.stderr)
     finally:
         for runner in runners:
             await runner.close()
     return PackRun(statuses[0], results[0], paths.output_dir, paths.temp_dir, log, results,
-                   base / "models" / "checkpoints" / CHECKPOINT)
+                   base / "models" / "checkpoints" / CHECKPOINT, seconds)
 
 
 def run_pack(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompt: dict[str, Any],
@@ -75,8 +89,7 @@ def run_pack(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, pr
     return run_pack_prompts(tmp_path_factory, name, pack, [(prompt, prompt_id)])
 
 
-def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path,
-                     prompts: list[tuple[dict[str, Any], str]]) -> PackRun:
+def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompts: Prompts) -> PackRun:
     """Several prompts, one after the other, through one executor and the same pack child."""
     tmp = tmp_path_factory.mktemp(name)
     mp = pytest.MonkeyPatch()

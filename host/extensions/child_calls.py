@@ -28,6 +28,7 @@ from isolate.context import InterruptProcessingException, interrupt_requested
 from isolate.rpc.peer import PeerExited, RemoteError, outcome
 
 _ids = itertools.count(1)
+_INTERRUPT = f"{InterruptProcessingException.__module__}.{InterruptProcessingException.__qualname__}"
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -150,4 +151,6 @@ def _pumped(runner: Any, method: str, wire: Any, what: str) -> Any:
     try:
         return outcome(method, env)
     except RemoteError as exc:
+        if exc.remote_type == _INTERRUPT:  # the pack's function saw the interrupt and stopped
+            raise InterruptProcessingException() from exc
         raise RemoteNodeError(exc) from exc

@@ -8,6 +8,8 @@ runs the next prompt."""
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +91,26 @@ def after_prompt() -> dict[str, Any]:
     return prompt
 
 
+def interrupt_when_sleeping(executor: Any, runners: list[Any]) -> None:
+    """A thread that interrupts the prompt once the pack's CFG function says it sleeps (the host samples on the
+    loop's thread meanwhile)."""
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(b"sleeping in the cfg function" in chunk for r in runners for chunk in list(r.stderr)):
+                executor.interrupt()
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> PackRun:
     return run_pack_prompts(tmp_path_factory, "patches", PACK, [
         (main_prompt(), "main"), (plain_prompt(), "plain"), (dying_prompt("PatchDieInCfg"), "dying"),
-        (dying_prompt("PatchDieInAttn"), "dying-attn"), (after_prompt(), "after")])
+        (dying_prompt("PatchDieInAttn"), "dying-attn"),
+        (dying_prompt("PatchSleepInCfg"), "sleeping", interrupt_when_sleeping), (after_prompt(), "after")])
 
 
 def pixels(ran: PackRun, result: Any, node: str) -> Any:
@@ -119,8 +136,8 @@ def ok(result: Any) -> None:
 def test_the_pack_registers_and_the_prompts_run(ran: PackRun) -> None:
     assert ran.status.state == "ready", ran.status.reason
     assert sorted(ran.status.nodes) == sorted([*PATCHES.values(), "PatchDieInCfg", "PatchDieInAttn",
-                                              "PatchSampleCondOnly"])
-    for result in (ran.results[0], ran.results[1], ran.results[4]):
+                                              "PatchSleepInCfg", "PatchSampleCondOnly"])
+    for result in (ran.results[0], ran.results[1], ran.results[5]):
         ok(result)
 
 
@@ -218,8 +235,16 @@ def test_a_pack_killed_in_a_callback_is_a_node_error(ran: PackRun, at: int) -> N
     assert "signal 9" in dying.error["exception_message"] and dying.error["node_id"] == "21"
 
 
+def test_an_interrupt_while_a_packs_function_ignores_it_kills_the_pack_after_its_grace(ran: PackRun) -> None:
+    """The function sleeps 60 s; the interrupted prompt ends within the 2 s grace (plus the kill and the
+    prompt's other nodes), as interrupted, not as an error."""
+    sleeping = ran.results[4]
+    assert sleeping.status == "interrupted", sleeping.error
+    assert ran.seconds[4] < 40, ran.seconds[4]
+
+
 def test_after_the_deaths_the_pack_restarts_and_the_model_is_as_it_was(ran: PackRun) -> None:
-    after, plain = ran.results[4], pixels(ran, ran.results[0], "12")
+    after, plain = ran.results[5], pixels(ran, ran.results[0], "12")
     ok(after)
     assert diff(pixels(ran, after, "23"), plain) <= 1
     assert diff(pixels(ran, after, "32"), plain) <= 1

@@ -6,6 +6,8 @@ image is in patch_math.py (the test gives the same functions to the host's own s
 
 import os
 import signal
+import sys
+import time
 
 import comfy.sample
 import torch
@@ -123,6 +125,16 @@ def die_in_attn(clone):
     clone.set_model_attn1_patch(die)
 
 
+def sleep_in_cfg(clone):
+    """A CFG function that ignores an interrupt (the host kills this process after its grace time)."""
+    def sleep(args):
+        print("patch_pack: sleeping in the cfg function", file=sys.stderr, flush=True)
+        time.sleep(60)
+        return args["cond"]
+
+    clone.set_model_sampler_cfg_function(sleep)
+
+
 class PatchSampleCondOnly:
     """A clone with a cond-only CFG function, sampled from pack code through ``comfy.sample.sample``."""
 
@@ -158,5 +170,6 @@ NODE_CLASS_MAPPINGS = {
     "PatchUnetScaled": _clone_node(unet_scaled),
     "PatchDieInCfg": _clone_node(die_in_cfg),
     "PatchDieInAttn": _clone_node(die_in_attn),
+    "PatchSleepInCfg": _clone_node(sleep_in_cfg),
     "PatchSampleCondOnly": PatchSampleCondOnly,
 }
