@@ -16,6 +16,9 @@ pages); ``shared_*`` one born in shared memory (no copy). ``memcpy_256MB_ms`` is
 bubblewrap (isolate/sandbox.py; null where bwrap cannot run here), medians interleaved with the unsandboxed ones;
 ``bare_start_s`` / ``sandboxed_bare_start_s``: a child without torch, spawn to first answer (median of 9
 interleaved), where the sandbox's own start-up cost is not buried under ``import torch``.
+``proxy_sample_s_per_it_128`` beside ``host_ksampler_s_per_it_128``, and ``attn_patch_overhead_ms_per_step``: a
+MODEL sampled for a pack node and with a pack's attention patches (bench/isolation_sampling.py), on a small random
+SD1.5 unless ``--full-size-sd15``; ``--sampling-only`` measures just these.
 With ``--json`` the last line is one JSON object.
 Goals: p50 <= 0.15 ms (stretch 0.1), p99 <= 0.5 ms, child start <= 1.2x import torch, isolated chain <= 0.3 ms per
 node, cold start <= 1.2x import torch; the sandbox costs < 0.1 s at start and nothing per call. (pyisolate
@@ -253,7 +256,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--full-size-sd15", action="store_true",
+                        help="sample the full-size random SD1.5 for the MODEL figures (slow on a CPU)")
+    parser.add_argument("--sampling-only", action="store_true", help="measure only the MODEL figures")
     args = parser.parse_args()
+    if args.sampling_only:
+        figures = sampling(args.full_size_sd15)
+        if args.json:
+            print(json.dumps(rounded(figures)))
+        return
     sandbox = sandbox_launcher("bench", ROOT / "bench")  # the bench child script and bench_pack
     rounds, boxed = [], []
     for _ in range(3 if sandbox else 1):  # interleaved: plain, sandboxed, plain, ...
@@ -299,8 +310,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         figures["venv_build_s"] = {k: round(v, 3) for k, v in asyncio.run(venv_build_figures(Path(tmp))).items()}
     print(f"pack environment build: {figures['venv_build_s']}")
+    figures.update(sampling(args.full_size_sd15))
     if args.json:
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+        print(json.dumps(rounded(figures)))
+
+
+def rounded(figures: dict[str, object]) -> dict[str, object]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+
+
+def sampling(full_size: bool) -> dict[str, object]:
+    from bench.isolation_sampling import sampling_figures
+
+    figures = sampling_figures(full_size)
+    print(f"MODEL through a pack at 128x128 ({'full-size' if full_size else 'small'} SD1.5): comfy.sample.sample "
+          f"from a pack {figures['proxy_sample_s_per_it_128']:.4f} s/it, host KSampler "
+          f"{figures['host_ksampler_s_per_it_128']:.4f} s/it; a pack's attn1+attn2 patches add "
+          f"{figures['attn_patch_overhead_ms_per_step']:.1f} ms per step in {figures['attn_patch_calls_per_step']} "
+          f"calls into the pack ({figures['attn_patch_e2e_ms_per_step']:.1f} ms end to end)")
+    return figures
 
 
 if __name__ == "__main__":

@@ -164,6 +164,16 @@ class ChildServer:
         peer.register("check_lazy", self.check_lazy, p.WireCall)
         peer.register("execute", self.execute, p.WireCall)
         peer.register("drop", lambda d: self.runner.drop(d.keys), p.DropParams)
+        peer.register("callback", self.callback)
+
+    def callback(self, params: Any) -> Any:
+        """The host calls a function the pack put in a MODEL's model_options while it samples
+        (isolate/model_patches.py); the arguments' views are given back as soon as it returns."""
+        from isolate.model_patches import serve_callback
+
+        out = serve_callback(params)
+        self.flush_releases()
+        return out
 
     async def http(self, req: p.HttpRequest) -> p.HttpResponse:
         """Serve one of the pack's own routes with a real aiohttp request built here."""

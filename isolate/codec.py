@@ -2,8 +2,9 @@
 else as an opaque reference to an object that stays in the process that made it.
 
 Tagged objects are ``{"__nh__": kind, ...}``: ``tensor`` (a TensorHandle), ``tuple``, ``blocker``
-(ExecutionBlocker), ``opaque`` (an object that cannot cross: model objects, open files...), and ``dict`` (a dict
-that itself has an ``__nh__`` key, escaped).
+(ExecutionBlocker), ``opaque`` (an object that cannot cross: model objects, open files...), ``patched`` (a
+reference to another process's model plus the patches recorded on it: a pack's patched clone of a host MODEL),
+and ``dict`` (a dict that itself has an ``__nh__`` key, escaped).
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ class OpaqueRef(msgspec.Struct, frozen=True):
     type: str
 
 
+class Patched:
+    """What a stand-in's ``__nh_ref__`` gives when it carries changes of its own: the reference to the other
+    process's object and a payload (plain values, tensors, callables kept here) describing the changes."""
+
+    __slots__ = ("payload", "ref")
+
+    def __init__(self, ref: OpaqueRef, payload: Any) -> None:
+        self.ref, self.payload = ref, payload
+
+
 def is_tensor_like(value: Any) -> bool:
     """A torch tensor or a numpy array, checked without importing either."""
     module = type(value).__module__
@@ -46,13 +57,17 @@ class Codec:
     into a tensor; without them a tensor cannot cross (a clear TypeError)."""
 
     def __init__(self, owner: str, export: Callable[[Any], Any] | None = None,
-                 open: Callable[[Any], Any] | None = None, wrap: Callable[[OpaqueRef], Any] | None = None) -> None:
+                 open: Callable[[Any], Any] | None = None, wrap: Callable[[OpaqueRef], Any] | None = None,
+                 patched: Callable[[Any, Any], Any] | None = None) -> None:
         self.owner = owner
         self._export = export
         self._open = open
         #: turns a reference to another process's object into a local stand-in for it (a pack child's model
         #: proxies, isolate/proxies.py); such a stand-in crosses back as its reference (``__nh_ref__``)
         self._wrap = wrap
+        #: ``patched(own object, payload)``: a patched copy of one of this side's objects (``Patched`` crossing
+        #: back); without it the object comes back as it is
+        self._patched = patched
         self._objects: dict[int, Any] = {}
         self._ids = itertools.count(1)
 
@@ -78,7 +93,10 @@ class Codec:
             return self.encode_struct(value)
         ref = getattr(type(value), "__nh_ref__", None)
         if ref is not None:
-            return self.encode(ref.__get__(value)) if hasattr(ref, "__get__") else self.encode(ref)
+            target = ref.__get__(value) if hasattr(ref, "__get__") else ref
+            if isinstance(target, Patched):
+                return {TAG: "patched", "ref": self.encode(target.ref), "v": self.encode(target.payload)}
+            return self.encode(target)
         return self.keep(value)
 
     def encode_struct(self, value: msgspec.Struct) -> Any:
@@ -122,6 +140,9 @@ class Codec:
             return float("nan")
         if kind == "blocker":
             return ExecutionBlocker(data["m"])
+        if kind == "patched":
+            base = self.decode(data["ref"])
+            return self._patched(base, self.decode(data["v"])) if self._patched is not None else base
         if kind == "opaque":
             if data["owner"] == self.owner:
                 try:

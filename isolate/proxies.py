@@ -2,7 +2,8 @@
 ComfyUI's names, whose methods run on the host (``model_call``). The MODEL is a
 ``comfy.model_patcher.ModelPatcher``, the CLIP a ``comfy.sd.CLIP``, the VAE a ``comfy.sd.VAE``; another host
 object stays a plain reference. Passed back to the host (a node output, an argument of a host call), a proxy
-crosses as its reference: the host gets its own object again.
+crosses as its reference: the host gets its own object again (a MODEL clone carrying patches the host applies
+crosses with them, and the host gets a clone of its object: isolate/model_patches.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""One isolated pack run against a small random SD1.5 checkpoint (tests/host/extensions/test_pack_sdk.py and
-test_real_pack_models.py): the checkpoint written by the project tool, the core nodes, the pack in its own uv
-venv, one prompt through the executor with a ModelManager; the pack's status, the result and its folders."""
+"""One isolated pack run against a small random SD1.5 checkpoint (tests/host/extensions/test_pack_sdk.py,
+test_real_pack_models.py, test_pack_model_patches.py): the checkpoint written by the project tool, the core
+nodes, the pack in its own uv venv, one prompt (or several, one after the other: ``run_pack_prompts``) through
+the executor with a ModelManager; the pack's status, the result(s) and its folders."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,20 @@ class PackRun:
     output: Path
     temp: Path
     log: str
+    #: every prompt's result, in order (``result`` is the first)
+    results: list[Any]
+    #: the checkpoint the prompts ran with
+    checkpoint: Path
+    #: each prompt's wall time, in seconds
+    seconds: list[float]
 
 
-async def _run(tmp: Path, pack: Path, prompt: dict[str, Any], prompt_id: str) -> PackRun:
+#: (prompt, prompt_id) or (prompt, prompt_id, during): ``during(executor, runners)`` is called just before that
+#: prompt runs (to start a thread that interrupts it, say)
+Prompts = list[tuple[Any, ...]]
+
+
+async def _run(tmp: Path, pack: Path, prompts: Prompts) -> PackRun:
     from builtin_nodes import NodeFolders, OutputPaths, load_builtin
     from host.executor.caches import make_cache
     from host.executor.events import ListSink
@@ -55,21 +68,33 @@ async def _run(tmp: Path, pack: Path, prompt: dict[str, Any], prompt_id: str) ->
         registry.freeze()
         executor = Executor(registry, ListSink(), make_cache(none=True),
                             models=ModelManager(DeviceConfig(cpu=True), models))
-        result = await executor.run(prompt, prompt_id)
+        results, seconds = [], []
+        for prompt, prompt_id, *during in prompts:
+            for hook in during:
+                hook(executor, runners)
+            start = time.monotonic()
+            results.append(await executor.run(prompt, prompt_id))
+            seconds.append(time.monotonic() - start)
         log = "".join(chunk.decode(errors="replace") for r in runners for chunk in r.stderr)
     finally:
         for runner in runners:
             await runner.close()
-    return PackRun(statuses[0], result, paths.output_dir, paths.temp_dir, log)
+    return PackRun(statuses[0], results[0], paths.output_dir, paths.temp_dir, log, results,
+                   base / "models" / "checkpoints" / CHECKPOINT, seconds)
 
 
 def run_pack(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompt: dict[str, Any],
              prompt_id: str) -> PackRun:
     """The run, with uv's cache in the test's folder."""
+    return run_pack_prompts(tmp_path_factory, name, pack, [(prompt, prompt_id)])
+
+
+def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompts: Prompts) -> PackRun:
+    """Several prompts, one after the other, through one executor and the same pack child."""
     tmp = tmp_path_factory.mktemp(name)
     mp = pytest.MonkeyPatch()
     mp.setenv("UV_CACHE_DIR", str(tmp / "uv-cache"))
     try:
-        return asyncio.run(_run(tmp, pack, prompt, prompt_id))
+        return asyncio.run(_run(tmp, pack, prompts))
     finally:
         mp.undo()

@@ -7,6 +7,8 @@
   here, through the node's own runner, in the context of the pack node that called it.
 - ``model_call``: a method of a host model (MODEL, CLIP, VAE) called on its proxy in the child.
 - ``sample``: ``comfy.sample.sample`` with a MODEL: the host's KSampler samples, with the pack's noise.
+- ``apply_model``: the UNet call a pack's model_function_wrapper makes while the host samples (the wrapper is
+  itself a callback into the child: host/extensions/model_patches.py).
 
 Values cross with the pack runner's codec: tensors through shared memory, models as references the child
 wraps in proxies (isolate/proxies.py).
@@ -80,6 +82,7 @@ class HostBridge:
         peer.register("run_node", lambda params: self.run_node(runner, params))
         peer.register("model_call", lambda params: self.model_call(runner, params))
         peer.register("sample", lambda params: self.sample(runner, params))
+        peer.register("apply_model", lambda params: self.apply_model(runner, params))
 
     # -- host_info ------------------------------------------------------------------------------------
     def host_info(self) -> dict[str, Any]:
@@ -145,3 +148,11 @@ class HostBridge:
     def sample(self, runner: RemoteRunner, params: dict[str, Any]) -> Any:
         kwargs = runner.codec.decode(params.get("kwargs") or {})
         return runner.codec.encode(self._in_context(runner, params, lambda: model_calls.sample(**kwargs)))
+
+    def apply_model(self, runner: RemoteRunner, params: dict[str, Any]) -> Any:
+        fn = runner.live.get(int(params["ref"]))
+        if fn is None:
+            raise HostCallError("apply_model was called outside the model_function_wrapper call that gave it")
+        c = runner.codec.decode(params.get("c") or {})
+        out = fn(runner.codec.decode(params["input"]), runner.codec.decode(params["timestep"]), **c)
+        return runner.codec.encode(out)

@@ -167,6 +167,10 @@ _METHODS: dict[str, dict[str, Callable[..., Any]]] = {
 
 
 def method_of(target: Any, method: str) -> Callable[..., Any] | None:
+    """The entry for ``target``'s class; a patched value (host.models.patcher.ModelPatcher: a LoRA, a pack's
+    clone) has its loaded value's methods."""
+    if type(target).__name__ == "ModelPatcher":
+        return method_of(target.model, method)
     for klass in type(target).__mro__:
         table = _METHODS.get(klass.__name__)
         if table is not None:
@@ -204,6 +208,14 @@ def sample(model: Any, noise: Any, steps: int, cfg: float, sampler_name: str, sc
         models.done(model)
 
 
+def model_state_dict(model: Any, filter_prefix: str | None = None) -> dict[str, Any]:
+    """The MODEL's weights by ComfyUI's names (``diffusion_model.*``), as they are now (copied to the pack)."""
+    from host.models.patcher import ModelPatcher
+
+    value = model if isinstance(model, ModelPatcher) else ModelPatcher(model)
+    return {k: t.detach() for k, t in value.model_state_dict(filter_prefix).items()}
+
+
 def model_calculate_sigmas(model: Any, scheduler: str, steps: int) -> Any:
     from host.models.sampling import calculate_sigmas
 
@@ -211,3 +223,4 @@ def model_calculate_sigmas(model: Any, scheduler: str, steps: int) -> Any:
 
 
 _METHODS["DiffusionModel"]["calculate_sigmas"] = model_calculate_sigmas
+_METHODS["DiffusionModel"]["model_state_dict"] = model_state_dict

@@ -86,7 +86,7 @@ class RemoteRunner(NodeRunner):
         #: the host's shared memory (one per host process, passed in); tensors cross as handles owned here
         self.shm = shm if shm is not None else ShmHost()
         self.codec = Codec(owner="host", export=self._export,
-                           open=lambda h: self.shm.open(msgspec.convert(h, TensorHandle)))
+                           open=lambda h: self.shm.open(msgspec.convert(h, TensorHandle)), patched=self._patched)
         self._call_ids = itertools.count(1)
         #: the child's recent output (stdout and stderr both arrive here), also logged as nodehost.ext.<name>
         self.stderr: deque[bytes] = deque(maxlen=500)
@@ -128,6 +128,25 @@ class RemoteRunner(NodeRunner):
         #: started on first use, its nodes registered from the cache: host/extensions/packs.py)
         self.defined: set[str] | None = None
         self.load_error = ""
+        #: host functions the child may call while one of its callbacks runs (a model_function_wrapper's
+        #: apply_model: host/extensions/model_patches.py), by id
+        self.live: dict[int, Callable[..., Any]] = {}
+
+    def _patched(self, base: Any, payload: Any) -> Any:
+        """A pack's patched clone of one of the host's models, as a host clone (host/extensions/model_patches.py)."""
+        from host.extensions.model_patches import patched_clone
+
+        return patched_clone(self, base, payload)
+
+    @contextlib.contextmanager
+    def holding(self, owner: str) -> Iterator[None]:
+        """Tensors sent to the child meanwhile are also held by ``owner`` (released by the caller), not by the
+        execute calls in flight."""
+        token = _CALL_HOLD.set(owner)
+        try:
+            yield
+        finally:
+            _CALL_HOLD.reset(token)
 
     async def start(self) -> p.PackInfo:
         """Spawn the child (on the running loop: its thread owns the child) and read its node definitions."""
@@ -355,7 +374,7 @@ class RemoteRunner(NodeRunner):
         return self._contexts.get(prompt_id)
 
     def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
-        if self.child is not None and self.child.returncode is None:
+        if self.child is not None and self.child.alive:  # a child that died in a callback: nothing to drop
             self.child.peer.notify("drop", p.DropParams(keys))
 
     async def close(self) -> None:

@@ -50,12 +50,13 @@ class CrossAttention(nn.Module):
         self.to_v = ops.Linear(context_dim, dim, bias=False, **kw)
         self.to_out = nn.Sequential(ops.Linear(dim, dim, **kw), nn.Dropout(0.0))
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                value: torch.Tensor | None = None) -> torch.Tensor:
         ctx = x if context is None else context
         b, n, c = x.shape
         q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2)  # [B, heads, N, d]
         k = self.to_k(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
-        v = self.to_v(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
+        v = self.to_v(ctx if value is None else value).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.to_out(out.transpose(1, 2).reshape(b, n, c))
 
@@ -90,8 +91,13 @@ class BasicTransformerBlock(nn.Module):
         self.norm3 = ops.LayerNorm(dim, eps=1e-5, **kw)
         #: set around a UNet call (GLIGEN's gated self-attention): x -> x, after the self-attention
         self.middle_patch: Any = None
+        #: set around a UNet call with a MODEL's attention patches: runs the block instead
+        #: (host.models.attention_patches)
+        self.patch_hook: Any = None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        if self.patch_hook is not None:
+            return self.patch_hook(self, x, context)
         x = x + self.attn1(self.norm1(x))
         if self.middle_patch is not None:
             x = self.middle_patch(x)
@@ -215,6 +221,8 @@ class UNetModel(nn.Module):
                 self.output_blocks.append(TimestepEmbedSequential(layers))
         self.out = nn.Sequential(ops.GroupNorm(32, ch, eps=1e-5, **kw), nn.SiLU(),
                                  ops.Conv2d(mc, cfg.out_channels, 3, padding=1, **kw))
+        #: set around a UNet call with a MODEL's input/output block patches (host.models.attention_patches)
+        self.block_hook: Any = None
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
                 y: torch.Tensor | None = None, control: dict[str, list[Any]] | None = None,
@@ -225,13 +233,17 @@ class UNetModel(nn.Module):
         if y is not None and self.config.adm_in_channels is not None:
             emb = emb + self.label_emb(y.to(x.dtype))
         assert context is not None, "the SD UNet needs a context"
-        h, hs = x, []
-        for block in self.input_blocks:
+        h, hs, hook = x, [], self.block_hook
+        for number, block in enumerate(self.input_blocks):
             h = _add_control(block(h, emb, context), control, "input")
-            hs.append(h)
+            hs.append(h if hook is None else hook.input(h, number))
+            h = hs[-1]
         h = _add_control(self.middle_block(h, emb, context), control, "middle")
-        for block in self.output_blocks:
-            h = torch.cat([h, _add_control(hs.pop(), control, "output")], dim=1)
+        for number, block in enumerate(self.output_blocks):
+            skip = _add_control(hs.pop(), control, "output")
+            if hook is not None:
+                h, skip = hook.output(h, skip, number)
+            h = torch.cat([h, skip], dim=1)
             h = block(h, emb, context, tuple(hs[-1].shape[2:]) if hs else None)
         return self.out(h.to(x.dtype))
 

@@ -246,7 +246,7 @@ class Peer:
         try:
             out = handler(params)
         except Exception as exc:
-            if call_id is not None:
+            if call_id is not None and self._lost is None:  # (the other side may have died meanwhile)
                 self._send(_error(call_id, m.REMOTE_EXCEPTION, exc))
             return
         if inspect.isawaitable(out):

@@ -19,6 +19,7 @@ from .conds import Cond, add_same_area, class_embedding, resolve, share_positive
 from .errors import SamplingInterrupted, WrongInputType
 from .guidance import GuidedDenoiser, ModelCall, calc_cond_batch
 from .ksampler_run import fix_empty_latent_channels, inpaint_concat, model_sampling_of, prepare_mask
+from .model_options import sampler_options
 from .model_sampling import ModelSampling
 from .noise import cpu_generator, prepare_noise
 from .sigma_ops import check_sigmas
@@ -248,7 +249,8 @@ def sample_custom(guider: CFGGuider, noise: Noise, sampler: Sampler, sigmas: Ten
     mask = prepare_mask(mask, initial.shape, device) if mask is not None else None
     conds = guider.conds((initial.shape[2], initial.shape[3]), device, ms, seed=noise.seed)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
-                     concat=inpaint_concat(model, guider.positive, initial, latent_in, mask))
+                     concat=inpaint_concat(model, guider.positive, initial, latent_in, mask),
+                     options=sampler_options(model))
     inpaint_noise = initial
     if mask is not None and sampler.name in INPAINT_RANDOM_NOISE:
         inpaint_noise = torch.randn(initial.shape, generator=cpu_generator(noise.seed + 1), device="cpu").to(device)

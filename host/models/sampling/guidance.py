@@ -1,6 +1,7 @@
 """Classifier-free guidance over a UNet as ComfyUI computes it: every active entry of positive and negative
 run as one batch (ordered negative first), area/mask-weighted averages, then D_u + (D_c - D_u)·cfg; the
-inpainting blend around it; an interrupt check before every model call."""
+inpainting blend around it; an interrupt check before every model call. A MODEL's model_options (its CFG
+functions, UNet wrapper and attention patches) apply as ComfyUI applies them (sampling.model_options)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from host.models.attention_patches import unet_patches
 from host.models.gligen import gligen_call
 
 from .conds import Cond, Job, job_for
 from .errors import SamplingInterrupted
+from .model_options import SamplerOptions, guide, skips_uncond
 from .model_sampling import ModelSampling
 
 UNetCall = Callable[..., Tensor]  # unet(x, timesteps, context=..., y=...) -> Tensor
@@ -30,11 +33,43 @@ class ModelCall:
     model_sampling: ModelSampling
     dtype: torch.dtype
     concat: Tensor | None = None    # [B, C, h, w] channels appended to the UNet input (inpainting models)
+    options: SamplerOptions | None = None  # the MODEL's model_options to apply (None: none)
 
     def __call__(self, x: Tensor, sigma: Tensor, context: Tensor, concat: Tensor | None = None,
-                 y: Tensor | None = None, control: Any = None, batched: int = 1, gligen: Any = None) -> Tensor:
+                 y: Tensor | None = None, control: Any = None, batched: int = 1, gligen: Any = None,
+                 cond_or_uncond: list[int] | None = None) -> Tensor:
         """``control``: the batch's sampling.control.Control, ``batched`` the number of entries batched;
-        ``gligen``: its GLIGEN grounding (an entry with one runs alone)."""
+        ``gligen``: its GLIGEN grounding (an entry with one runs alone); ``cond_or_uncond``: which list each
+        batched entry comes from (0 positive, 1 negative), for the model_options functions."""
+        opts = self.options
+        if opts is None:
+            return self.apply(x, sigma, context, concat, y, control, batched, gligen)
+        topts = {**opts.transformer, "cond_or_uncond": list(cond_or_uncond or []), "sigmas": sigma}
+        if opts.wrapper is None:
+            return self.apply(x, sigma, context, concat, y, control, batched, gligen, topts)
+        device = x.device
+
+        def apply_model(input: Tensor, timestep: Tensor, c_crossattn: Tensor | None = None,
+                        c_concat: Tensor | None = None, y: Tensor | None = None, control: Any = control,
+                        transformer_options: dict[str, Any] | None = None, **_: Any) -> Tensor:
+            ctx = context if c_crossattn is None else c_crossattn.to(device)
+            return self.apply(input.to(device), timestep.to(device), ctx,
+                              None if c_concat is None else c_concat.to(device),
+                              None if y is None else y.to(device), control, batched, gligen,
+                              {**topts, **(transformer_options or {})})
+
+        c: dict[str, Any] = {"c_crossattn": context, "transformer_options": topts, "control": control}
+        if concat is not None:
+            c["c_concat"] = concat
+        if y is not None:
+            c["y"] = y
+        return opts.wrapper(apply_model, {"input": x, "timestep": sigma, "c": c,
+                                          "cond_or_uncond": list(cond_or_uncond or [])}).to(x.device, x.dtype)
+
+    def apply(self, x: Tensor, sigma: Tensor, context: Tensor, concat: Tensor | None = None,
+              y: Tensor | None = None, control: Any = None, batched: int = 1, gligen: Any = None,
+              transformer_options: dict[str, Any] | None = None) -> Tensor:
+        """ComfyUI's ``apply_model``: D for x at sigma (the UNet's patches applied with ``transformer_options``)."""
         xc = self.model_sampling.calculate_input(sigma, x)
         t = self.model_sampling.timestep(sigma).float()
         kwargs: dict[str, Any] = {"context": context.to(self.dtype)}
@@ -44,7 +79,9 @@ class ModelCall:
             xc = torch.cat([xc, concat], dim=1)
         if y is not None:
             kwargs["y"] = y.to(self.dtype)
-        with torch.no_grad(), gligen_call(self.unet, gligen, x):
+        opts = self.options
+        with torch.no_grad(), gligen_call(self.unet, gligen, x), \
+                unet_patches(self.unet, opts, transformer_options, list(xc.shape)):
             out = self.unet(xc.to(self.dtype), t, **kwargs).float()
         return self.model_sampling.calculate_denoised(sigma, out, x)
 
@@ -96,7 +133,8 @@ def calc_cond_batch(model: ModelCall, conds: list[list[Cond] | None], x: Tensor,
         extra = {k: torch.cat([job.extra[k] for job in batch]) for k in batch[0].extra}
         output = model(torch.cat([job.input_x for job in batch]), torch.cat([sigma] * len(batch)),
                        _cat_context([job.cross_attn for job in batch]), concat=concat, control=first.control,
-                       batched=len(batch), gligen=first.gligen, **extra).chunk(len(batch))
+                       batched=len(batch), gligen=first.gligen, cond_or_uncond=[job.index for job in batch],
+                       **extra).chunk(len(batch))
         for job, out in zip(batch, output, strict=True):
             target, count = outs[job.index], counts[job.index]
             if job.area is not None:
@@ -123,10 +161,15 @@ class GuidedDenoiser:
         """(CFG-combined D, unconditional D); the negative is skipped at cfg 1 unless keep_uncond."""
         if self.interrupted is not None and self.interrupted():
             raise SamplingInterrupted("sampling interrupted")
-        skip = math.isclose(self.cfg, 1.0) and not keep_uncond
-        cond, uncond = calc_cond_batch(self.model, [self.positive, None if skip else self.negative], x, sigma)
+        opts = self.model.options
+        skip = skips_uncond(self.cfg, keep_uncond, opts)
+        negative = None if skip else self.negative
+        cond, uncond = calc_cond_batch(self.model, [self.positive, negative], x, sigma)
         for fn in self.pre_cfg:  # ComfyUI's pre-CFG functions: [cond, uncond] in, [cond, uncond] out
             cond, uncond = fn({"conds_out": [cond, uncond], "cond_scale": self.cfg, "sigma": sigma, "input": x})
+        if opts is not None:
+            out, _, uncond = guide(opts, cond, uncond, self.cfg, x, sigma, self.positive, negative)
+            return out, uncond
         return uncond + (cond - uncond) * self.cfg, uncond
 
     def _denoise(self, x: Tensor, sigma: Tensor, keep_uncond: bool) -> tuple[Tensor, Tensor]:

@@ -13,6 +13,7 @@ from torch import Tensor
 from .conds import prepare_conds
 from .errors import LatentChannelsMismatch
 from .guidance import GuidedDenoiser, ModelCall
+from .model_options import sampler_options
 from .model_sampling import ModelSampling
 from .noise import cpu_generator, prepare_noise
 from .schedulers import ksampler_sigmas
@@ -139,7 +140,7 @@ def ksampler(model: Any, *, seed: int, steps: int, cfg: float, sampler_name: str
     dims = (noise.shape[2], noise.shape[3])
     pos, neg = prepare_conds(model, positive, negative, dims, device, ms, seed)
     call = ModelCall(model.unet, ms.to(device), getattr(model, "dtype", torch.float32),
-                     concat=inpaint_concat(model, positive, noise, latent_in, mask))
+                     concat=inpaint_concat(model, positive, noise, latent_in, mask), options=sampler_options(model))
     inpaint_noise = noise
     if mask is not None and sampler_name in INPAINT_RANDOM_NOISE:
         inpaint_noise = torch.randn(noise.shape, generator=cpu_generator(seed + 1), device="cpu").to(device)

@@ -4,8 +4,10 @@ What only describes the model is answered here, from what the host says once (``
 ``model.latent_format``, ``model.model_type``, ``get_model_object("model_sampling")``, ``model_dtype()``.
 ``clone`` copies the proxy (same host weights); ``add_patches``, ``add_object_patch``, ``model_options``, the
 ``set_model_*`` patch setters and the wrappers and callbacks (``add_wrapper_with_key``, ``add_callback``)
-record the patches on the clone, as ComfyUI does. Sampling runs on the
-host (``comfy.sample.sample``).
+record the patches on the clone, as ComfyUI does. Sampling runs on the host (``comfy.sample.sample``, or the
+host's KSampler when the clone is a node output): the clone crosses with its weight patches and the
+model_options callables the host applies (isolate/model_patches.py), which the host calls back here while it
+samples; what it does not apply is named in one warning per kind.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ class ModelPatcher(HostObject):
         #: ComfyUI's wrappers and callbacks: kind -> key -> [fn, ...] (comfy.patcher_extension's kinds)
         self.wrappers: dict[str, dict[str, list[Any]]] = {}
         self.callbacks: dict[str, dict[str, list[Any]]] = {}
+
+    @property
+    def __nh_ref__(self) -> Any:
+        """The reference alone, or with the patches the host applies (isolate/model_patches.py)."""
+        from isolate.model_patches import crossing
+
+        return crossing(self)
 
     # -- what the host tells once -------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -80,6 +89,18 @@ class ModelPatcher(HostObject):
         for part in name.split("."):
             target = getattr(target, part)
         return target
+
+    def model_state_dict(self, filter_prefix: str | None = None) -> dict[str, Any]:
+        """Weight name (``diffusion_model.*``) -> the host's weight as it is now, copied through shared memory."""
+        return self._call("model_state_dict", filter_prefix)
+
+    def get_key_patches(self, filter_prefix: str | None = None) -> dict[str, list[Any]]:
+        """ComfyUI's shape, ``name -> [(weight, convert)] + patches``, from the host's weights (a merge reads it)."""
+        out: dict[str, list[Any]] = {k: [(w, _no_convert)] for k, w in self.model_state_dict(filter_prefix).items()}
+        for name, plist in self.patches.items():
+            if name in out:
+                out[name].extend(plist)
+        return out
 
     def is_clone(self, other: Any) -> bool:
         return isinstance(other, ModelPatcher) and other._ref == self._ref
@@ -207,14 +228,9 @@ class ModelPatcher(HostObject):
         return bool(self.patches or self.object_patches or self.wrappers or self.callbacks
                     or _has_options(self.model_options))
 
-    def _warn_if_patched(self) -> None:
-        """The host samples its own weights and options: patches recorded here are not applied there yet."""
-        if self.has_patches():
-            log.warning("nodehost: the weight/object patches and model_options a pack set on this MODEL are not "
-                        "applied by the host's sampler yet (%s)", ", ".join(sorted(
-                            [*(f"patch {k}" for k in list(self.patches)[:3]), *self.object_patches,
-                             *(f"wrapper {k}" for k in self.wrappers), *(f"callback {k}" for k in self.callbacks),
-                             *(k for k in self.model_options if k != "transformer_options")])))
+
+def _no_convert(weight: Any, **_: Any) -> Any:
+    return weight
 
 
 def _copy_transformer_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,6 @@ def _host_sample(model: Any, noise: Any, latent_image: Any, **kwargs: Any) -> An
     from isolate.context import current_node
 
     ctx = current_node()
-    model._warn_if_patched()
     return host_link.call("sample", prompt_id=ctx.prompt_id if ctx else "",
                           kwargs={"model": model, "noise": noise, "latent_image": latent_image, **kwargs})
 
