@@ -4,6 +4,7 @@ pre-CFG hook they ride on."""
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -179,8 +180,9 @@ def test_guided_denoiser_runs_pre_cfg_functions_before_combining(monkeypatch: py
     cond, uncond = torch.full((1, 4, 2, 2), 3.0), torch.full((1, 4, 2, 2), 1.0)
     monkeypatch.setattr(guidance, "calc_cond_batch", lambda model, conds, x, sigma: [cond, uncond])
     x, sigma = torch.zeros(1, 4, 2, 2), torch.ones(1)
-    plain = guidance.GuidedDenoiser(None, [], [], 7.0)
+    model = SimpleNamespace(options=None)  # calc_cond_batch is replaced: only the model_options are read
+    plain = guidance.GuidedDenoiser(model, [], [], 7.0)
     assert torch.equal(plain(x, sigma), uncond + (cond - uncond) * 7.0)
     halve = ops.cfg_operation(lambda latent, **kw: latent * 0.5)
-    guided = guidance.GuidedDenoiser(None, [], [], 7.0, pre_cfg=(halve,))
+    guided = guidance.GuidedDenoiser(model, [], [], 7.0, pre_cfg=(halve,))
     assert torch.equal(guided(x, sigma), uncond + (cond - uncond) * 0.5 * 7.0)
