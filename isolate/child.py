@@ -117,7 +117,7 @@ class ChildServer:
         from isolate.v1 import nodedef_from_v1
         from isolate.v3 import nodedef_from_v3
 
-        services().ensure_input_folder()
+        services().ensure_standard_folders()
         before = patch_watch.snapshot()
         with watching() as missed:
             if (self.pack_dir / PRESTARTUP).is_file():

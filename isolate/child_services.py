@@ -111,14 +111,16 @@ class ChildServices:
         self.interrupted_prompt: str | None = None
         self.lock = threading.Lock()
 
-    def ensure_input_folder(self) -> None:
-        """Create the input folder if missing: packs list it at import and in INPUT_TYPES
-        (``os.listdir(folder_paths.get_input_directory())``), as ComfyUI's always exists (output and temp are
-        made when something is saved). One that cannot be created (a sandbox without it) is left to the pack."""
-        try:
-            os.makedirs(self.input_directory, exist_ok=True)
-        except OSError as exc:
-            log.debug("could not create %s: %s", self.input_directory, exc)
+    def ensure_standard_folders(self) -> None:
+        """Create the input and output folders if missing: packs list them at import and in INPUT_TYPES
+        (``os.listdir(folder_paths.get_input_directory())``, Comfyroll's ``os.listdir(get_output_directory())``),
+        as ComfyUI's always exist (its checkout ships both; temp is made when something is saved). One that
+        cannot be created (a sandbox without it) is left to the pack."""
+        for folder in (self.input_directory, self.output_directory):
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                log.debug("could not create %s: %s", folder, exc)
 
     def _default_folders(self) -> dict[str, tuple[list[str], set[str]]]:
         folders: dict[str, tuple[list[str], set[str]]] = {}

@@ -2,8 +2,9 @@
 real pack is (tests/packs/real): kj_style (ComfyUI-KJNodes: ``app.router.frozen``, ``io.BoundingBox``, an
 INPUT_TYPES that lists the input folder before anything created it) and rgthree_style (rgthree-comfy:
 ``requests`` undeclared, core and ``comfy_extras`` nodes imported by name and called from pack code, a
-PreviewImage subclass). Both load isolated in their own uv venvs beside the core nodes, every class registers,
-and a prompt runs their nodes on small images."""
+PreviewImage subclass), plus comfyroll_style (Comfyroll's loaders: an INPUT_TYPES that lists the output folder).
+They load isolated in their own uv venvs beside the core nodes, every class registers, and a prompt runs their
+nodes on small images."""
 
 from __future__ import annotations
 
@@ -68,19 +69,20 @@ class Ran:
     statuses: dict[str, PackStatus]
     result: Any
     input_dir: Path
+    output_dir: Path
     temp: Path
     host_nodes: set[str]
 
 
 async def _run(tmp: Path) -> Ran:
-    paths = OutputPaths(tmp / "output", tmp / "temp")
+    paths = OutputPaths(tmp / "base" / "output", tmp / "temp")  # output never created here: a pack lists it
     input_dir = tmp / "base" / "input"  # never created here: the pack's INPUT_TYPES lists it
     registry = Registry()
     load_builtin(registry, paths, NodeFolders(input_dir, paths.output_dir, paths.temp_dir,
                                               ModelFolders(tmp / "base" / "models")))
     core = set(registry.nodes)
     ext = tmp / "extensions"
-    for name in ("kj_style", "rgthree_style"):
+    for name in ("kj_style", "rgthree_style", "comfyroll_style"):
         shutil.copytree(PACKS / name, ext / name)
     folders = {"output": str(paths.output_dir), "temp": str(paths.temp_dir), "input": str(input_dir),
                "models_dir": str(tmp / "base" / "models")}
@@ -92,7 +94,7 @@ async def _run(tmp: Path) -> Ran:
     finally:
         for runner in runners:
             await runner.close()
-    return Ran({s.name: s for s in statuses}, result, input_dir, paths.temp_dir, core)
+    return Ran({s.name: s for s in statuses}, result, input_dir, paths.output_dir, paths.temp_dir, core)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,12 @@ def test_every_class_of_both_packs_registers(ran: Ran) -> None:
 
 def test_the_input_folder_exists_for_input_types_that_list_it(ran: Ran) -> None:
     assert ran.input_dir.is_dir()
+
+
+def test_the_output_folder_exists_for_input_types_that_list_it(ran: Ran) -> None:
+    status = ran.statuses["comfyroll_style"]
+    assert status.state == "ready" and status.nodes == ["LoadFromOutputCrStyle"], (status.reason, status.notes)
+    assert ran.output_dir.is_dir()
 
 
 def test_an_image_op_runs_in_the_pack(ran: Ran) -> None:
