@@ -42,6 +42,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     if not background.done():
         background.cancel()
     await asyncio.gather(background, return_exceptions=True)
+    # no prompt starts while the running ones are let end: the queued ones stay queued (in the store), for the
+    # server started next (else a stopping server went on through its queue, and killed what it had not finished)
+    state.dispatching.clear()
     await state.pool.stop()  # interrupted, let end (the in-process one on its own thread)
     if state.task is not None:
         state.task.cancel()
