@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -137,13 +138,28 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"prompt {prompt_id} did not finish in {seconds} s:\n{self.tail()}")
 
+    def worker_pid(self) -> int:
+        """The pid of its Ray worker, as it logs it once the worker answers."""
+        found = re.search(r"ray-0 pid (\d+) on", self.tail(100_000))
+        assert found is not None, self.tail()
+        return int(found.group(1))
+
     def kill(self) -> None:
         kill_group(self.proc)
         self.log.close()
 
-    def tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-6000:]
+    def tail(self, chars: int = 6000) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def noise(seed: int, batch: int) -> dict[str, Any]:
@@ -185,6 +201,7 @@ def test_a_server_started_again_rejoins_the_cluster_and_runs_its_queue(ray_head:
     try:
         first.wait_ready()
         running, pending = queue_behind_a_running_prompt(first)
+        old_worker = first.worker_pid()
         if stop == "SIGTERM":
             first.proc.send_signal(signal.SIGTERM)
             assert first.proc.wait(timeout=60) == 0, first.tail()
@@ -209,6 +226,12 @@ def test_a_server_started_again_rejoins_the_cluster_and_runs_its_queue(ray_head:
             assert kind == "execution_error" and data["exception_type"] == "ServerRestarted"
         else:  # SaveImage does not look for an interrupt: it may have ended first
             assert kind in ("execution_interrupted", "execution_success"), lost["status"]
+        # the first server's worker ended with it (Ray ends the actors a driver owns): it holds no CPU or GPU
+        assert second.worker_pid() != old_worker
+        end = time.monotonic() + 30
+        while alive(old_worker) and time.monotonic() < end:
+            time.sleep(0.2)
+        assert not alive(old_worker)
         fresh = second.post(noise(20, 1))
         assert second.history(fresh)["status"]["status_str"] == "success", second.tail()
     finally:
