@@ -29,13 +29,17 @@ MODEL_MODULES = ("host.models.loading", "host.models.clip_model", "host.models.t
                  "host.models.sampling.ksampler_run", "host.models.sampling.table", "host.models.lora")
 
 
-def import_model_code() -> None:
+def import_model_code(stopping: Callable[[], bool] = lambda: False) -> None:
     """Import :data:`MODEL_MODULES` and the transformers classes the text encoders are built from (transformers
-    imports them lazily, on first attribute access)."""
+    imports them lazily, on first attribute access); ``stopping()`` true ends it at the next module."""
     import importlib
 
     for name in MODEL_MODULES:
+        if stopping():
+            return
         importlib.import_module(name)
+    if stopping():
+        return
     import transformers
 
     for name in ("CLIPTextConfig", "CLIPTextModel", "CLIPTokenizer"):

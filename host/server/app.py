@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -36,8 +37,11 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     if cfg.database is not None:
         state.store = Store(cfg.database)
     background = asyncio.ensure_future(start_in_background(state))
-    warm = state.worker.submit(warm_up())  # torch & co. load on the executor's thread after the server is ready
+    stopping = threading.Event()
+    # torch & co. load on the executor's thread after the server is ready
+    warm = state.worker.submit(warm_up(stopping.is_set))
     yield
+    stopping.set()  # a stop soon after start waits for one import, not the whole warm-up
     await asyncio.wrap_future(warm)  # never leave it pending on a stopped loop
     if not background.done():
         background.cancel()
@@ -127,22 +131,24 @@ async def start_packs(state: ServerState) -> Any:
     return shm
 
 
-async def warm_up() -> None:
+async def warm_up(stopping: Callable[[], bool] = lambda: False) -> None:
     """Import what node bodies need (torch, numpy, PIL, the model code and transformers: a few seconds) in the
     background, so the first prompt does not pay for it and the API stays responsive then. Start-up itself never
-    waits for it."""
+    waits for it; a server stopping (``stopping()`` true) ends it at the next module."""
     import importlib
 
     from host.models.manager import import_model_code
 
     for name in ("numpy", "torch", "PIL.Image", "PIL.PngImagePlugin"):
+        if stopping():
+            return
         try:
             importlib.import_module(name)
         except ImportError:
             log.warning("warm-up: cannot import %s", name)
         await asyncio.sleep(0)
     try:
-        import_model_code()
+        import_model_code(stopping)
     except ImportError as exc:
         log.warning("warm-up: cannot import the model code: %s", exc)
 
