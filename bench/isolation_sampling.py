@@ -6,10 +6,13 @@ beside ``host_ksampler_s_per_it_128``, the host's KSampler node on the same mode
 for every transformer block of every UNet call) add to one KSampler step: the time the host spends in those
 calls (round trip, tensors copied into shared memory and back), per step, and ``attn_patch_calls_per_step``
 how many there are; ``attn_patch_e2e_ms_per_step`` is the same cost read end to end (the patched KSampler's
-s/it minus the plain one's: noisy on a shared CPU, where it is within the UNet's own jitter). Each s/it is the
-time difference of the same prompt at two step counts, over the difference in steps (the fixed cost of encoding
-and decoding cancels), median of the repeats. The checkpoint is a small random one unless ``full_size`` (the real SD1.5
-shapes, bench/sampling.py's cached file: minutes per run on a CPU).
+s/it minus the plain one's: noisy on a shared CPU, where it is within the UNet's own jitter). Each s/it is read
+off the sampler's progress events, as a progress bar shows it: from the first step's event to the last one's, over
+the steps between (a prompt's fixed costs, loading, encoding, decoding, crossing into the pack, stay out), median
+of the repeats; ``*_e2e_s_per_it_128`` is the older reading, the time difference of the same prompt at two step
+counts over the difference in steps, which one-off costs in either prompt (a model moved, memory paged) swing by
+more than a step. The checkpoint is a small random one unless ``full_size`` (the real SD1.5 shapes,
+bench/sampling.py's cached file: minutes per run on a CPU).
 """
 
 from __future__ import annotations
@@ -56,6 +59,23 @@ def _prompt(kind: str, steps: int, ckpt: str = CKPT) -> dict[str, Any]:
     return prompt
 
 
+class _StepClock:
+    """An event sink that notes when each progress event of the sampler node arrived."""
+
+    def __init__(self, node: str = "5") -> None:
+        self.node, self.steps = node, []  # (perf_counter, value)
+
+    def emit(self, event: Any) -> None:
+        from host.executor.events import Progress
+
+        if isinstance(event, Progress) and event.node == self.node:
+            self.steps.append((time.perf_counter(), event.value))
+
+    def s_per_it(self) -> float:
+        (t0, v0), (t1, v1) = self.steps[0], self.steps[-1]
+        return (t1 - t0) / (v1 - v0)
+
+
 class _CallbackClock:
     """Time and count the host's calls into a pack's functions (host.extensions.child_calls.call_child, which
     every ChildFunction looks up when it is called) while the ``with`` block runs."""
@@ -86,7 +106,6 @@ class _CallbackClock:
 async def _figures(tmp: Path, full_size: bool, repeats: int, steps: tuple[int, int]) -> dict[str, float]:
     from builtin_nodes import NodeFolders, OutputPaths, load_builtin
     from host.executor.caches import make_cache
-    from host.executor.events import ListSink
     from host.executor.executor import Executor
     from host.extensions.loader import load_extensions
     from host.folders import ModelFolders
@@ -115,33 +134,39 @@ async def _figures(tmp: Path, full_size: bool, repeats: int, steps: tuple[int, i
         "models_dir": str(base / "models")})
     try:
         registry.freeze()
-        executor = Executor(registry, ListSink(), make_cache(none=True),
-                            models=ModelManager(DeviceConfig(), models))
-
         in_calls: list[tuple[float, int]] = []  # (seconds, calls) per step of each attn-patched run
 
-        async def timed(kind: str, n: int) -> float:
+        async def timed(kind: str, n: int) -> tuple[float, float]:
+            """(the prompt's seconds, its sampler's s/it from the progress events)"""
+            sink = _StepClock()
+            executor = Executor(registry, sink, make_cache(none=True), models=manager)
             t0 = time.perf_counter()
             with _CallbackClock() as clock:
                 result = await executor.run(_prompt(kind, n, ckpt), f"{kind}-{n}")
             assert result.status == "success", result.error
             if kind == "attn":
                 in_calls.append((clock.seconds / n, clock.calls // n))
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, sink.s_per_it()
 
+        manager = ModelManager(DeviceConfig(), models)
         for kind in ("host", "proxy", "attn"):  # warm-up: imports, the child, the model on its device
             await timed(kind, steps[0])
         per_it: dict[str, list[float]] = {"host": [], "proxy": [], "attn": []}
+        e2e: dict[str, list[float]] = {"host": [], "proxy": [], "attn": []}
         for _ in range(repeats):
             for kind in per_it:  # interleaved
-                short, long = await timed(kind, steps[0]), await timed(kind, steps[1])
-                per_it[kind].append((long - short) / (steps[1] - steps[0]))
+                (short, _), (long, step) = await timed(kind, steps[0]), await timed(kind, steps[1])
+                e2e[kind].append((long - short) / (steps[1] - steps[0]))
+                per_it[kind].append(step)
     finally:
         for runner in runners:
             await runner.close()
     host, proxy, attn = (statistics.median(per_it[k]) for k in ("host", "proxy", "attn"))
     measured = in_calls[1:]  # not the warm-up run
     return {"host_ksampler_s_per_it_128": host, "proxy_sample_s_per_it_128": proxy,
+            "proxy_over_host": proxy / host,
+            "host_ksampler_e2e_s_per_it_128": statistics.median(e2e["host"]),
+            "proxy_sample_e2e_s_per_it_128": statistics.median(e2e["proxy"]),
             "attn_patch_overhead_ms_per_step": statistics.median(s for s, _ in measured) * 1000.0,
             "attn_patch_calls_per_step": max(c for _, c in measured),
             "attn_patch_e2e_ms_per_step": (attn - host) * 1000.0, "sampling_checkpoint_full_size": full_size}
