@@ -98,6 +98,17 @@ def test_torchvision_declared_but_missing_is_reported(loaded: Loaded) -> None:
     assert "tried torchvision: the host has no torchvision" in notes
 
 
+def test_torchvision_declared_with_a_host_torchvision_is_the_hosts(loaded: Loaded) -> None:
+    """Where the host has a torchvision (for its torch), the pack imports that one: none in its venv."""
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("the host has no torchvision (the case above)")
+    status = loaded.statuses["wants_torchvision"]
+    assert status.state == "ready" and sorted(status.nodes) == ["PlainNode", "VisionNode"], status.notes
+    env = loaded.envs / "wants_torchvision"
+    assert env.is_dir() and not list(env.rglob("torchvision/__init__.py"))
+    assert not [n for n in status.notes if "torchvision" in n], status.notes
+
+
 def test_prestartup_script_runs_before_init(loaded: Loaded) -> None:
     assert loaded.statuses["with_prestartup"].state == "ready", loaded.statuses["with_prestartup"].reason
     assert loaded.statuses["with_prestartup"].nodes == ["PrestartupFolders"]
