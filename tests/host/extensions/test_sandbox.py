@@ -237,6 +237,21 @@ def test_a_relative_extensions_and_envs_dir_work_sandboxed(world: World, tmp_pat
     assert '2 (DemoShow): {"text": ["5"]' in capsys.readouterr().out
 
 
+@needs_bwrap
+def test_ext_list_resolves_named_grants_like_run(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest granting ``read = ["models"]``: `ext list --sandbox` (no --base-directory) finds the models
+    folder where `run` would, under the working directory, instead of failing the pack."""
+    from host.cli import main
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.chdir(world.root)
+    (world.ext / "demo_pack.deps.toml").write_text("[sandbox]\nread = [\"models\", \"input\"]\n")
+    assert main(["ext", "list", *cli_flags(world, tmp_path)]) == 0, capsys.readouterr()
+    listed = capsys.readouterr().out
+    assert "ready     19 nodes" in listed and "[sandboxed: no network; read models, input]" in listed, listed
+
+
 def test_sandbox_flag_without_bwrap_stops_with_the_reason(world: World, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
