@@ -34,11 +34,11 @@ def format_skipped_outputs(node_errors: dict[str, Any]) -> str:
     return "\n".join([f"outputs not run, they failed validation: {', '.join(failed)}", *_node_error_lines(node_errors)])
 
 
-async def _validate_and_run(executor: Any, prompt: Any, prompt_id: str) -> Any:
+async def _validate_and_run(executor: Any, prompt: Any, prompt_id: str, extra_data: dict[str, Any]) -> Any:
     validated = await executor.validate(prompt)
     if validated.node_errors:
         print(format_skipped_outputs(validated.node_errors), file=sys.stderr, flush=True)
-    return await executor.execute(validated, prompt_id)
+    return await executor.execute(validated, prompt_id, extra_data)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -56,8 +56,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         print(f"cannot read prompt {args.prompt}: {exc}", file=sys.stderr)
         return 2
+    extra_data: dict[str, Any] = {}
     if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
-        prompt = prompt["prompt"]  # a POST /prompt body
+        # a POST /prompt body: its extra_data (extra_pnginfo.workflow, which rgthree's Power Puter reads) too
+        extra_data = prompt.get("extra_data") if isinstance(prompt.get("extra_data"), dict) else {}
+        prompt = prompt["prompt"]
     workflow = prompt if is_ui_workflow(prompt) else None
     temp = Path(args.temp_directory) if args.temp_directory else Path(tempfile.mkdtemp(prefix="nodehost-"))
     registry = Registry()
@@ -89,8 +92,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"cannot convert the UI workflow {args.prompt}: {err}", file=sys.stderr)
                 return 2
             executor.sink = display = display_for(prompt)
+            extra_data = {"extra_pnginfo": {"workflow": workflow}}  # what the frontend sends with it
         try:
-            result = worker.call(_validate_and_run(executor, prompt, str(uuid.uuid4())))
+            result = worker.call(_validate_and_run(executor, prompt, str(uuid.uuid4()), extra_data))
         except ValidationFailed as err:
             print(format_validation_error(err), file=sys.stderr)
             return 1

@@ -70,6 +70,9 @@ async def load(registry: Registry, args: argparse.Namespace, shm: Any = None,
     dirs = [d for d in dirs if d.is_dir()]
     if not dirs:
         return [], []
+    if folders is None:  # ext list / doctor: the folders a child defaults to, under the working directory, so a
+        base = Path.cwd()  # manifest's [sandbox] read = ["models"] resolves as under `nodehost run`
+        folders = {"base_path": str(base), "input": str(base / "input"), "models_dir": str(base / "models")}
     builder = VenvBuilder(Path(args.envs_dir) if args.envs_dir else default_envs_dir())
     envs = Path(args.envs_dir) if args.envs_dir else default_envs_dir()
     return await load_extensions(registry, dirs, builder, find_links=args.find_links, offline=args.offline,

@@ -52,6 +52,19 @@ def is_tensor_like(value: Any) -> bool:
     return False
 
 
+def _builtin(value: Any) -> Any:
+    """The plain str / int / float of a subclass instance (its own ``__str__`` is not asked)."""
+    for base in (str, float, int):  # bool cannot be subclassed
+        if isinstance(value, base):
+            return base.__str__(value) if base is str else base(value)
+    return value
+
+
+def _is_numpy_scalar(value: Any) -> bool:
+    np = sys.modules.get("numpy") if type(value).__module__ == "numpy" else None
+    return np is not None and isinstance(value, np.generic)
+
+
 class Codec:
     """One side's encoder/decoder. ``export`` turns a tensor into a handle (JSON data), ``open`` a handle back
     into a tensor; without them a tensor cannot cross (a clear TypeError)."""
@@ -73,6 +86,8 @@ class Codec:
 
     def encode(self, value: Any) -> Any:
         if isinstance(value, _ATOMS):
+            if type(value) not in _ATOMS:  # a subclass JSON cannot write: numpy.float64, a str subclass
+                value = _builtin(value)
             return {TAG: "nan"} if value != value else value  # JSON has no NaN (IS_CHANGED uses it)
         if isinstance(value, list):
             return [self.encode(v) for v in value]
@@ -91,6 +106,10 @@ class Codec:
             return {TAG: "opaque", "owner": value.owner, "id": value.id, "type": value.type}
         if isinstance(value, msgspec.Struct):
             return self.encode_struct(value)
+        if _is_numpy_scalar(value):  # numpy.int64, numpy.float32, numpy.bool_: the number itself (as in one
+            item = value.item()      # process, where they work as numbers); a complex or a datetime stays here
+            if isinstance(item, _ATOMS):
+                return self.encode(item)
         ref = getattr(type(value), "__nh_ref__", None)
         if ref is not None:
             target = ref.__get__(value) if hasattr(ref, "__get__") else ref

@@ -2,7 +2,8 @@
 
 They are host dependencies (pyproject.toml), so every pack sees them through the host's site-packages, which a
 pack venv puts after its own (isolate/venv.py): a pack that declares one of them gets its own version, the
-others get the host's. spandrel is the one left out: it needs torchvision, which the host does not have.
+others get the host's. spandrel is the one left out of nodehost's dependencies: it needs a torchvision built
+for the host's torch (packs see it when it is installed beside nodehost anyway, as every host package).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ COMFYUI_BASE = {
     "requests": "requests",
 }
 #: in ComfyUI's list but not provided, and why
-LEFT_OUT = {"spandrel": "needs torchvision, which this host does not have"}
+LEFT_OUT = {"spandrel": "not a nodehost dependency: it needs a torchvision built for the host's torch "
+                        "(pip install 'nodehost[upscale]' beside one)"}
 
 
 def provided() -> dict[str, str | None]:

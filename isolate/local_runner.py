@@ -146,8 +146,10 @@ def _checked(values: tuple, ui: Any, expand: Any, nd: NodeDef) -> NodeResult:
     if len(values) > len(nd.outputs) and nd.outputs:
         # more values than RETURN_TYPES: ComfyUI keeps them, but no link can reach past the declared slots
         values = values[:len(nd.outputs)]
-    if len(values) != len(nd.outputs):
-        if values and nd.outputs:
-            raise TypeError(f"{nd.name} returned {len(values)} values for its {len(nd.outputs)} outputs")
+    if not values or not nd.outputs:
         values = (None,) * len(nd.outputs)
+    elif len(values) < len(nd.outputs):
+        # fewer values than RETURN_TYPES (Comfyroll's CR Text Concatenate returns 1 for its 2 outputs): ComfyUI
+        # runs the node, and an input linked to a slot it did not return gets None (get_input_data's mark_missing)
+        values += tuple([None] if out.is_list else None for out in nd.outputs[len(values):])
     return NodeResult(values=values, ui=ui, expand=expand)

@@ -83,6 +83,15 @@ class NodeDef(msgspec.Struct, frozen=True):
     origin: str = "builtin"
     #: some input is a v3 dynamic input: the concrete slots come from ``v3_dynamic.finalize_inputs``.
     has_dynamic: bool = False
+    #: every constant input of a prompt node reaches the node, declared or not: its INPUT_TYPES section claims
+    #: every name (rgthree's ``FlexibleOptionalInputType``, a dict whose ``__contains__`` is always True), or a
+    #: v3 schema sets ``accept_all_inputs``; ComfyUI's ``get_input_data`` passes them, as it passes any link.
+    accepts_any_input: bool = False
+
+
+def claims_every_name(section: Any) -> bool:
+    """True for an INPUT_TYPES section that answers ``in`` for a name no node declares."""
+    return isinstance(section, dict) and "\x00nodehost-probe" in section
 
 
 def is_any_type(t: Any) -> bool:

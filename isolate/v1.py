@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from isolate.nodedef import NodeDef, parse_inputs, parse_output, to_json_safe
+from isolate.nodedef import NodeDef, claims_every_name, parse_inputs, parse_output, to_json_safe
 
 
 def validate_signature(fn: Any) -> tuple[list[str], bool, bool]:
@@ -53,6 +53,7 @@ def nodedef_from_v1(name: str, cls: type, display_name: str | None = None,
         has_fingerprint=hasattr(cls, "IS_CHANGED"), has_check_lazy=hasattr(cls, "check_lazy_status"),
         has_validate=validate is not None, validate_params=v_params, validate_kwargs=v_kwargs,
         validate_wants_input_types=v_types, origin=origin,
+        accepts_any_input=any(claims_every_name(input_types.get(sec)) for sec in ("required", "optional")),
     )
 
 

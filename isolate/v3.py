@@ -39,6 +39,7 @@ def nodedef_from_v3(cls: type[io.ComfyNode], origin: str = "builtin",
         has_check_lazy=_overrides(cls, "check_lazy_status"), has_validate=has_validate,
         validate_params=v_params, validate_kwargs=v_kwargs, validate_wants_input_types=v_types, origin=origin,
         has_dynamic=any(isinstance(i, io.DynamicInput) for i in schema.inputs),
+        accepts_any_input=bool(schema.accept_all_inputs),
     )
 
 

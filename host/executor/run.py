@@ -149,7 +149,8 @@ class PromptRun:
                 continue
             inputs = node.get("inputs") or {}
             declared = bound.view(inputs).declared if bound.dynamic else bound.declared
-            kwargs = {k: None if is_link(v) else v for k, v in inputs.items() if k in declared}
+            kwargs = {k: None if is_link(v) else v for k, v in inputs.items()
+                      if k in declared or bound.nodedef.accepts_any_input}
             try:
                 fp = bound.runner.fingerprint(bound.nodedef.name, kwargs)
                 result[nid] = await fp if inspect.isawaitable(fp) else fp
@@ -252,7 +253,7 @@ class PromptRun:
                     missing.append(name)
                 else:
                     raise KeyError(f"input {name!r} links to node {val[0]!r}, which has no outputs")
-            elif slot is not None:
+            elif slot is not None or bound.nodedef.accepts_any_input:
                 gathered[name] = [unwrap_constant(val)]
         return gathered, missing
 

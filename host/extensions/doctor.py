@@ -91,7 +91,7 @@ def report(status: Any, reqs: Any, host_nodes: Collection[str] = ()) -> list[str
     base = provided()
     lines.append("  from the host (ComfyUI's base packages): " + ", ".join(
         f"{d} {v}" if v else f"{d} (MISSING)" for d, v in base.items()))
-    lines += [f"  not provided: {d} ({why})" for d, why in LEFT_OUT.items()]
+    lines += left_out_lines()
     lines.append("  torch family (the host's): " + ", ".join(f"{d} {_version(d) or '(not in the host)'}"
                                                          for d in sorted(TORCH_FAMILY)))
     lines += [f"  note: {n}" for n in status.notes]
@@ -128,6 +128,13 @@ def _describe(module: str, what: Any, symbols: list[str], host_nodes: frozenset[
     if what == "standin":
         return "a stand-in module (imports; each name raises NotProvidedError when used)"
     return f"lacks {', '.join(what)} (stand-ins: the import works, using them raises NotProvidedError)"
+
+
+def left_out_lines() -> list[str]:
+    """ComfyUI's base packages nodehost does not depend on: seen through the host's site-packages when installed
+    there anyway (spandrel beside a matching torchvision), else not provided, and why."""
+    return [f"  from the host (installed beside nodehost): {d} {v}" if (v := _version(d)) else
+            f"  not provided: {d} ({why})" for d, why in LEFT_OUT.items()]
 
 
 def _version(dist: str) -> str | None:

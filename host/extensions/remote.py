@@ -160,7 +160,9 @@ class RemoteRunner(NodeRunner):
         peer.register("send_progress_text", self._send_text)
         if self.bridge is not None:
             self.bridge.install(peer, self)
-        argv = [self.python, "-I", "-m", "isolate.child", str(self.pack_dir), self.name]
+        # absolute (links kept: a venv's python is one): a sandboxed child starts in its own folder, so a relative
+        # --extensions-dir / --envs-dir would point nowhere there
+        argv = [os.path.abspath(self.python), "-I", "-m", "isolate.child", os.path.abspath(self.pack_dir), self.name]
         env = {k: v for k, v in (self.env or os.environ).items() if k not in ("PYTHONPATH", "PYTHONHOME",
                                                                             "VIRTUAL_ENV")}
         env["NODEHOST_PARENT_PID"] = str(os.getpid())

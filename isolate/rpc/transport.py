@@ -29,6 +29,12 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # attach here, not after subprocess_exec returns: asyncio calls connection_made before any
+        # pipe_data_received, but the output a fast child wrote while its pipes connected (a request it makes at
+        # import) is delivered before the spawning task resumes; answering it needs the peer attached
+        stdin = transport.get_pipe_transport(0)  # type: ignore[attr-defined]
+        if stdin is not None:
+            self.peer.attach(stdin.write)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd == 1:
@@ -122,9 +128,7 @@ async def spawn_child(argv: Sequence[str], peer: Peer, *, env: dict[str, str] | 
     transport, _ = await loop.subprocess_exec(
         factory, *argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if on_stderr is not None else None, env=env, cwd=cwd, **popen)
-    assert protocol is not None
-    stdin = transport.get_pipe_transport(0)
-    peer.attach(stdin.write)  # type: ignore[union-attr]
+    assert protocol is not None and peer.loop is not None  # attached in connection_made
     return ChildProcess(peer, transport, protocol)
 
 

@@ -168,3 +168,20 @@ def test_outputs_that_fail_validation_are_reported_while_the_others_run(tmp_path
     assert "Value 0 smaller than min of 1: width" in captured.err
     assert "2 (SaveImage)" in captured.out and (tmp_path / "o" / "ok_00001_.png").exists()
     assert not list((tmp_path / "o").glob("bad_*"))
+
+
+def test_a_post_body_runs_with_its_extra_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A POST /prompt body keeps its extra_data: the nodes get extra_pnginfo (SaveImage writes its keys as PNG
+    chunks; rgthree's Power Puter reads extra_pnginfo["workflow"])."""
+    from PIL import Image
+
+    prompt = {"1": {"class_type": "EmptyImage", "inputs": {"width": 4, "height": 2, "batch_size": 1, "color": 0}},
+              "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "body"}}}
+    workflow = {"nodes": [], "links": [], "version": 0.4}
+    path = tmp_path / "body.json"
+    body = {"prompt": prompt, "client_id": "c", "extra_data": {"extra_pnginfo": {"workflow": workflow}}}
+    path.write_text(json.dumps(body))
+    assert main(["run", str(path), "--output-directory", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "out" / "body_00001_.png") as saved:
+        assert json.loads(saved.text["workflow"]) == workflow
+        assert json.loads(saved.text["prompt"]) == prompt

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from ui_workflows import image_workflow, inp, node
 
 from host.cli import main
@@ -63,6 +64,8 @@ def test_nodehost_run_takes_a_ui_workflow(tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "out"
     assert main(["run", str(path), "--output-directory", str(out), "--extensions-dir", str(tmp_path / "none")]) == 0
     assert [p.name for p in out.iterdir()] == ["ui_00001_.png"]
+    with Image.open(out / "ui_00001_.png") as saved:  # the workflow goes in as extra_pnginfo, as the frontend's does
+        assert json.loads(saved.text["workflow"]) == image_workflow()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"nodes": [node(1, "NoSuchNode")], "links": []}))
     assert main(["run", str(bad), "--extensions-dir", str(tmp_path / "none")]) == 2

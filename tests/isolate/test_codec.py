@@ -51,3 +51,26 @@ def test_struct_layout_matches_to_builtins() -> None:
     encoded = host.encode(Tagged(1, image=torch.zeros(2)))
     assert encoded["type"] == "point" and encoded["someValue"] == 1 and encoded["image"][TAG] == "tensor"
     assert host.encode(Row(1, torch.zeros(1)))[1][TAG] == "tensor"
+
+
+class Name(str):
+    def __str__(self) -> str:
+        return "not this"
+
+
+def test_numpy_scalars_and_builtin_subclasses_cross_as_plain_values() -> None:
+    """A node returning numpy.float64 (Comfyroll's CR Float Range List), numpy.int64 or a str subclass gives the
+    other side the number or the text, as JSON, never an unencodable value or an opaque reference."""
+    import numpy as np
+
+    host, _ = codec_pair()
+    values = [np.float64(0.5), np.float32(0.25), np.int64(3), np.bool_(True), np.str_("a"), Name("x"),
+              [np.float64(1.0), np.int32(2)], (np.float64("nan"),)]
+    encoded = host.encode(values)
+    data = msgspec.json.decode(msgspec.json.encode(encoded))
+    back = host.decode(data)
+    assert back[:7] == [0.5, 0.25, 3, True, "a", "x", [1.0, 2]]
+    assert [type(v) for v in back[:6]] == [float, float, int, bool, str, str]
+    assert back[7][0] != back[7][0]  # NaN stays NaN
+    kept = host.encode(np.complex128(1j))  # no JSON form: stays here, the other side gets a reference
+    assert kept[TAG] == "opaque" and host.decode(kept) == 1j

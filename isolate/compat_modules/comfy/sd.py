@@ -104,6 +104,9 @@ def load_checkpoint_guess_config(ckpt_path: str, output_vae: bool = True, output
 
     from isolate.core_nodes import run_node
 
+    if ckpt_path is None:  # what folder_paths.get_full_path gives for a file it does not see
+        raise FileNotFoundError("no checkpoint file (folder_paths.get_full_path found none; a sandboxed pack sees "
+                                "the models folder only with [sandbox] read = [\"models\"] in its manifest)")
     name = None
     for root in folder_paths.get_folder_paths("checkpoints"):
         rel = os.path.relpath(os.path.abspath(ckpt_path), os.path.abspath(root))

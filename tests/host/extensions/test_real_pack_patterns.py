@@ -2,7 +2,8 @@
 real pack is (tests/packs/real): kj_style (ComfyUI-KJNodes: ``app.router.frozen``, ``io.BoundingBox``, an
 INPUT_TYPES that lists the input folder before anything created it) and rgthree_style (rgthree-comfy:
 ``requests`` undeclared, core and ``comfy_extras`` nodes imported by name and called from pack code, a
-PreviewImage subclass), plus comfyroll_style (Comfyroll's loaders: an INPUT_TYPES that lists the output folder).
+PreviewImage subclass, Power Puter's undeclared ``code`` input and its ``extra_pnginfo``), plus comfyroll_style
+(Comfyroll: an INPUT_TYPES that lists the output folder, one value returned for two outputs, numpy scalars).
 They load isolated in their own uv venvs beside the core nodes, every class registers, and a prompt runs their
 nodes on small images."""
 
@@ -32,8 +33,10 @@ pytestmark = pytest.mark.timeout(300)
 
 KJ_NODES = ["CountFramesKJStyle", "ImageToBoundingBoxKJStyle", "LoadFromInputKJStyle", "PreviewV3KJStyle",
             "ResizeFlipKJStyle", "ShowKJStyle"]
-RG_NODES = ["BatchImagesRgStyle", "BatchLatentsRgStyle", "EmptyLatentRgStyle", "ImageComparerRgStyle",
+RG_NODES = ["BatchImagesRgStyle", "BatchLatentsRgStyle", "EmptyLatentRgStyle", "EvalRgStyle", "ImageComparerRgStyle",
             "KSamplerConfigRgStyle", "ShowRgStyle"]
+#: what a frontend sends with the prompt (EvalRgStyle counts the workflow's nodes)
+EXTRA_DATA = {"extra_pnginfo": {"workflow": {"nodes": [{"id": 1}, {"id": 2}]}}}
 
 
 def prompt() -> dict[str, Any]:
@@ -61,6 +64,13 @@ def prompt() -> dict[str, Any]:
         "17": {"class_type": "ShowRgStyle", "inputs": {"value": ["16", 1]}},
         "18": {"class_type": "BatchLatentsRgStyle", "inputs": {"latent1": ["13", 0], "latent2": ["13", 0]}},
         "19": {"class_type": "ShowRgStyle", "inputs": {"value": ["18", 0]}},
+        "20": {"class_type": "RangeCrStyle", "inputs": {"start": 0.0, "stop": 1.0, "steps": 3}},
+        "21": {"class_type": "ShowRgStyle", "inputs": {"value": ["20", 0]}},
+        "22": {"class_type": "EvalRgStyle", "inputs": {"code": "a * 3 + 1", "a": ["20", 1]}},
+        "23": {"class_type": "ShowRgStyle", "inputs": {"value": ["22", 0]}},
+        "24": {"class_type": "JoinCrStyle", "inputs": {"a": "ab", "b": "cd"}},
+        "25": {"class_type": "ShowRgStyle", "inputs": {"value": ["24", 0]}},
+        "26": {"class_type": "ShowRgStyle", "inputs": {"value": ["24", 1]}},
     }
 
 
@@ -90,7 +100,7 @@ async def _run(tmp: Path) -> Ran:
                                               folders=folders)
     try:
         registry.freeze()
-        result = await Executor(registry, ListSink(), make_cache(none=True)).run(prompt(), "real")
+        result = await Executor(registry, ListSink(), make_cache(none=True)).run(prompt(), "real", EXTRA_DATA)
     finally:
         for runner in runners:
             await runner.close()
@@ -128,7 +138,8 @@ def test_the_input_folder_exists_for_input_types_that_list_it(ran: Ran) -> None:
 
 def test_the_output_folder_exists_for_input_types_that_list_it(ran: Ran) -> None:
     status = ran.statuses["comfyroll_style"]
-    assert status.state == "ready" and status.nodes == ["LoadFromOutputCrStyle"], (status.reason, status.notes)
+    assert status.state == "ready", status.reason
+    assert sorted(status.nodes) == ["JoinCrStyle", "LoadFromOutputCrStyle", "RangeCrStyle"], status.notes
     assert ran.output_dir.is_dir()
 
 
@@ -150,6 +161,18 @@ def test_a_v3_ui_preview_writes_in_the_hosts_temp_folder(ran: Ran) -> None:
 
 def test_an_undeclared_extra_return_value_is_dropped(ran: Ran) -> None:
     assert text(ran, "8") == 2
+
+
+def test_fewer_values_than_outputs_leave_the_rest_none(ran: Ran) -> None:
+    assert text(ran, "25") == "abcd" and text(ran, "26") is None
+
+
+def test_numpy_scalars_cross_as_numbers(ran: Ran) -> None:
+    assert ran.result.outputs["21"]["text"] == [0.0, 0.5, 1.0]  # a list output: the viewer ran once per value
+
+
+def test_undeclared_widget_inputs_and_extra_pnginfo_reach_a_flexible_node(ran: Ran) -> None:
+    assert text(ran, "23") == 3 * 3 + 1 + 2  # code and a (numpy's 3) undeclared; two workflow nodes
 
 
 def test_core_nodes_called_from_pack_code_run_on_the_host(ran: Ran) -> None:

@@ -216,6 +216,42 @@ def test_ext_list_and_run_with_sandbox(world: World, tmp_path: Path, monkeypatch
     assert "denied: FileNotFoundError" in out, out
 
 
+@needs_bwrap
+def test_a_relative_extensions_and_envs_dir_work_sandboxed(world: World, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``nodehost run --sandbox --extensions-dir custom_nodes``: the child starts in its state folder, and still
+    finds its pack and its python."""
+    import json
+
+    from host.cli import main
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.chdir(world.root)
+    prompt = tmp_path / "prompt.json"
+    prompt.write_text(json.dumps({"1": {"class_type": "DemoAdd", "inputs": {"a": 2, "b": 3}},
+                                  "2": {"class_type": "DemoShow", "inputs": {"value": ["1", 0]}}}))
+    flags = ["--extensions-dir", "extensions", "--envs-dir", "envs", "--offline", "--sandbox"]
+    assert main(["run", str(prompt), "--output-directory", world.folders["output"], *flags]) == 0, \
+        capsys.readouterr().err
+    assert '2 (DemoShow): {"text": ["5"]' in capsys.readouterr().out
+
+
+@needs_bwrap
+def test_ext_list_resolves_named_grants_like_run(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest granting ``read = ["models"]``: `ext list --sandbox` (no --base-directory) finds the models
+    folder where `run` would, under the working directory, instead of failing the pack."""
+    from host.cli import main
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.chdir(world.root)
+    (world.ext / "demo_pack.deps.toml").write_text("[sandbox]\nread = [\"models\", \"input\"]\n")
+    assert main(["ext", "list", *cli_flags(world, tmp_path)]) == 0, capsys.readouterr()
+    listed = capsys.readouterr().out
+    assert "ready     19 nodes" in listed and "[sandboxed: no network; read models, input]" in listed, listed
+
+
 def test_sandbox_flag_without_bwrap_stops_with_the_reason(world: World, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:

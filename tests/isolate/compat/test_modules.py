@@ -263,3 +263,12 @@ def test_torch_compile_wrapper_is_accepted_with_one_warning(load: Any, caplog: A
         helpers.set_torch_compile_wrapper(model, backend="inductor", mode="max-autotune")
     notes = [r for r in caplog.records if "torch.compile" in r.getMessage()]
     assert len(notes) == 1 and "not applied" in notes[0].getMessage()
+
+
+def test_a_checkpoint_path_folder_paths_did_not_find_is_a_clear_error(folders: dict[str, Any], load: Any) -> None:
+    """A pack passes ``folder_paths.get_full_path(...)`` on unchecked (Comfyroll's CR Select Model): when that is
+    None (no such file, or a sandbox without the models folder) the error says so, not a TypeError."""
+    folder_paths, sd = load("folder_paths"), load("comfy.sd")
+    path = folder_paths.get_full_path("checkpoints", "missing.safetensors")
+    with pytest.raises(FileNotFoundError, match=r"read = \["):
+        sd.load_checkpoint_guess_config(path)

@@ -123,7 +123,35 @@ class ShowRgStyle:
         return {"ui": {"text": [value]}}
 
 
+class AnyName(dict):
+    """An optional section that claims every input name (rgthree's FlexibleOptionalInputType has this shape)."""
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return ("*",)
+
+
+class EvalRgStyle:
+    """Like Power Puter: its ``code`` widget and its variables are inputs it never declares, and it reads the
+    workflow from ``extra_pnginfo``."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}, "optional": AnyName(), "hidden": {"extra_pnginfo": "EXTRA_PNGINFO"}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "rgthree_style"
+
+    def run(self, code, extra_pnginfo, **variables):
+        workflow = extra_pnginfo["workflow"] if "workflow" in extra_pnginfo else {"nodes": []}
+        return (int(eval(code, {}, dict(variables))) + len(workflow["nodes"]),)
+
+
 NODE_CLASS_MAPPINGS = {
+    "EvalRgStyle": EvalRgStyle,
     "BatchImagesRgStyle": BatchImagesRgStyle,
     "BatchLatentsRgStyle": BatchLatentsRgStyle,
     "EmptyLatentRgStyle": EmptyLatentRgStyle,
