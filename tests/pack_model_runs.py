@@ -39,7 +39,7 @@ class PackRun:
 Prompts = list[tuple[Any, ...]]
 
 
-async def _run(tmp: Path, pack: Path, prompts: Prompts) -> PackRun:
+async def _run(tmp: Path, pack: Path, prompts: Prompts, before_load: Any = None) -> PackRun:
     from builtin_nodes import NodeFolders, OutputPaths, load_builtin
     from host.executor.caches import make_cache
     from host.executor.events import ListSink
@@ -54,6 +54,8 @@ async def _run(tmp: Path, pack: Path, prompts: Prompts) -> PackRun:
     base = tmp / "base"
     subprocess.run([sys.executable, "-m", "host.models.testing.make_checkpoint", "--family", "sd15", "--size",
                     "small", "--out", str(base / "models" / "checkpoints" / CHECKPOINT)], check=True, timeout=300)
+    if before_load is not None:  # more model files, before the pack's INPUT_TYPES list the folders
+        before_load(base / "models")
     paths = OutputPaths(tmp / "output", tmp / "temp")
     models = ModelFolders(base / "models")
     registry = Registry()
@@ -89,12 +91,14 @@ def run_pack(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, pr
     return run_pack_prompts(tmp_path_factory, name, pack, [(prompt, prompt_id)])
 
 
-def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompts: Prompts) -> PackRun:
-    """Several prompts, one after the other, through one executor and the same pack child."""
+def run_pack_prompts(tmp_path_factory: pytest.TempPathFactory, name: str, pack: Path, prompts: Prompts,
+                     before_load: Any = None) -> PackRun:
+    """Several prompts, one after the other, through one executor and the same pack child; ``before_load(models)``
+    may write more model files beside the checkpoint first."""
     tmp = tmp_path_factory.mktemp(name)
     mp = pytest.MonkeyPatch()
     mp.setenv("UV_CACHE_DIR", str(tmp / "uv-cache"))
     try:
-        return asyncio.run(_run(tmp, pack, prompts))
+        return asyncio.run(_run(tmp, pack, prompts, before_load))
     finally:
         mp.undo()

@@ -41,12 +41,19 @@ class CLIP(HostObject):
 
 
 class VAE(HostObject):
-    def __init__(self, ref: Any = None, **kwargs: Any) -> None:
-        if ref is None or kwargs:
-            raise NotProvidedError("comfy.sd.VAE(sd=...) from a pack's own weights: load VAEs with the host's loaders "
-                                   "(nodes.VAELoader, comfy.sd.load_checkpoint_guess_config)")
+    """The host's VAE. ``VAE(sd=...)`` of a state dict as ``comfy.utils.load_torch_file`` read it from a file in a
+    vae folder has the host load that file (nodes.VAELoader; the host's device and dtype policy decide where and in
+    what dtype, ``device``/``dtype`` are not followed); weights of the pack's own are refused."""
+
+    def __init__(self, ref: Any = None, sd: Any = None, device: Any = None, config: Any = None, dtype: Any = None,
+                 metadata: Any = None, **kwargs: Any) -> None:
+        if ref is None:
+            ref = _host_vae(sd, config)._ref
         super().__init__(ref)
         self._info: dict[str, Any] | None = None
+
+    def throw_exception_if_invalid(self) -> None:
+        """ComfyUI raises here for a state dict it found no VAE in; the host already did when it loaded it."""
 
     def info(self) -> dict[str, Any]:
         if self._info is None:
@@ -94,25 +101,53 @@ class VAE(HostObject):
         return self._call("encode_tiled", pixel_samples, tile_x, tile_y, overlap)
 
 
+def _folder_name(folder: str, path: str) -> str | None:
+    """``path``'s name relative to the first of ``folder``'s directories holding it (what the host's loaders take)."""
+    import os
+
+    import folder_paths
+
+    for root in folder_paths.get_folder_paths(folder):
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        if not rel.startswith(".."):
+            return rel
+    return None
+
+
+def _host_vae(sd: Any, config: Any) -> VAE:
+    from comfy.utils import unchanged_file
+    from isolate.core_nodes import run_node
+
+    path = unchanged_file(sd) if config is None else None
+    name = _folder_name("vae", path) if path is not None else None
+    if name is None:
+        if config is not None:
+            why = "with a config"
+        elif path is not None:
+            why = f"of {path}, outside the vae folders"
+        elif hasattr(sd, "nodehost_path"):
+            why = "of weights changed since load_torch_file read them"
+        else:
+            why = "of a pack's own weights"
+        raise NotProvidedError(f"comfy.sd.VAE(sd=...) {why}: the host loads VAEs from its vae folders "
+                               "(comfy.utils.load_torch_file of such a file, unchanged; nodes.VAELoader; "
+                               "comfy.sd.load_checkpoint_guess_config)")
+    [vae] = run_node("VAELoader", {"vae_name": name})["values"]
+    return vae
+
+
 def load_checkpoint_guess_config(ckpt_path: str, output_vae: bool = True, output_clip: bool = True,
                                  output_clipvision: bool = False, embedding_directory: Any = None,
                                  output_model: bool = True, **kwargs: Any) -> tuple[Any, Any, Any, Any]:
     """(model, clip, vae, clipvision) of a checkpoint file, loaded by the host's model manager."""
-    import os
 
-    import folder_paths
 
     from isolate.core_nodes import run_node
 
     if ckpt_path is None:  # what folder_paths.get_full_path gives for a file it does not see
         raise FileNotFoundError("no checkpoint file (folder_paths.get_full_path found none; a sandboxed pack sees "
                                 "the models folder only with [sandbox] read = [\"models\"] in its manifest)")
-    name = None
-    for root in folder_paths.get_folder_paths("checkpoints"):
-        rel = os.path.relpath(os.path.abspath(ckpt_path), os.path.abspath(root))
-        if not rel.startswith(".."):
-            name = rel
-            break
+    name = _folder_name("checkpoints", ckpt_path)
     if name is None:
         raise NotProvidedError(f"{ckpt_path}: the host loads checkpoints from its checkpoints folders only")
     model, clip, vae = run_node("CheckpointLoaderSimple", {"ckpt_name": name})["values"]

@@ -105,7 +105,29 @@ def load_torch_file(ckpt: str, safe_load: bool = False, device: Any = None, retu
             elif len(loaded) == 1:
                 only = next(iter(loaded.values()))
                 sd = only if isinstance(only, dict) else loaded
+    if isinstance(sd, dict):
+        sd = FileStateDict(sd, ckpt)
     return (sd, metadata) if return_metadata else sd
+
+
+class FileStateDict(dict):
+    """A state dict as ``load_torch_file`` read it, which remembers its file and what it held:
+    ``comfy.sd.VAE(sd=...)`` of one still as read has the host's model manager load that file (one copy of the
+    weights, on the host) instead of building a model in the pack."""
+
+    def __init__(self, sd: dict[str, Any], path: str) -> None:
+        super().__init__(sd)
+        self.nodehost_path = os.path.abspath(path)
+        self._as_read = {key: id(value) for key, value in sd.items()}
+
+    def unchanged_file(self) -> str | None:
+        """The file when no key was added, removed or given another tensor since it was read, else None."""
+        return self.nodehost_path if {k: id(v) for k, v in self.items()} == self._as_read else None
+
+
+def unchanged_file(sd: Any) -> str | None:
+    """The file a state dict came from, when it is one ``load_torch_file`` returned and is as it read it."""
+    return sd.unchanged_file() if isinstance(sd, FileStateDict) else None
 
 
 def save_torch_file(sd: dict[str, Any], ckpt: str, metadata: dict[str, str] | None = None) -> None:
