@@ -133,7 +133,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    ap.add_argument("--prompts", type=int, default=8, help="CPU-bound prompts per throughput run (default 8)")
+    ap.add_argument("--prompts", type=int, default=16, help="CPU-bound prompts per throughput run (default 16)")
     ap.add_argument("--burn-s", type=float, default=0.5, help="seconds of CPU per prompt (default 0.5)")
     ap.add_argument("--runs", type=int, default=30, help="trivial prompts for the overhead (default 30)")
     figures = asyncio.run(main(ap.parse_args()))
