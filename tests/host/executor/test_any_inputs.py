@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from testnodes import Value
 
 from isolate.api import io
 from isolate.v1 import nodedef_from_v1
@@ -25,18 +26,6 @@ class EveryName(dict):
 
     def __getitem__(self, key: str) -> tuple[str]:
         return ("*",)
-
-
-class Value:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"v": ("INT", {"default": 0})}}
-
-    RETURN_TYPES = ("INT",)
-    FUNCTION = "run"
-
-    def run(self, v):
-        return (v,)
 
 
 class Flexible:
